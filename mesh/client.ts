@@ -1,0 +1,147 @@
+import { loadSync } from "@grpc/proto-loader";
+import { Client, Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { CATALOGUE, type ServiceName } from "./catalogue.js";
+import { PROPAGATED_KEYS, currentCall } from "./context.js";
+import { discovery as defaultDiscovery, type Discovery } from "./discovery.js";
+import { DeadlineExceededError } from "./errors.js";
+import type { AnyServiceDefinition, RequestOf, ResponseOf } from "./handlers.js";
+import { clientHandled, clientHandling, methodLabels } from "./metrics.js";
+import { PROTO_ROOT } from "./paths.js";
+
+/** Per-call options; everything is optional and inherits from the call being served, if any. */
+export interface CallOptions {
+  /** Budget for this call; capped by what is left of the inbound call's deadline. */
+  deadlineMs?: number;
+  /** Extra metadata; wins over propagated keys. */
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export type ClientMethod<M> = M extends { responseStream: true }
+  ? (request: RequestOf<M>, options?: CallOptions) => AsyncIterable<ResponseOf<M>>
+  : (request: RequestOf<M>, options?: CallOptions) => Promise<ResponseOf<M>>;
+
+/** A promise/async-iterator client with the same method names as the contract. */
+export type PromiseClient<D> = { [K in keyof D]: ClientMethod<D[K]> } & { close(): void };
+
+/** What ts-proto emits for `outputServices=grpc-js`: a client class carrying its service definition. */
+export interface GeneratedClient<D extends AnyServiceDefinition> {
+  new (address: string, credentials: ChannelCredentials, options?: object): Client;
+  service: D;
+}
+
+export interface ConnectOptions {
+  discovery?: Discovery;
+  credentials?: ChannelCredentials;
+  /** Default budget for calls made outside any inbound call (CLI, background jobs). */
+  deadlineMs?: number;
+  /** Metadata sent on every call of this client (e.g. the CLI's tenant). */
+  metadata?: Record<string, string>;
+  /** Override the address discovery would give (tests). */
+  target?: string;
+  /** Override the grpc service config derived from the contract (tests, special clients). */
+  serviceConfig?: object;
+}
+
+/**
+ * The retry policy covers only methods the contract marks `idempotency_level = NO_SIDE_EFFECTS` or
+ * `IDEMPOTENT`: retrying a Create after a lost response could write twice. Inside Istio the mesh retries
+ * instead (one retry layer), which `GRPC_CLIENT_RETRIES=0` selects.
+ */
+export function serviceConfigFor(name: ServiceName): object {
+  const entry = CATALOGUE[name];
+  const pkg = loadSync(entry.protoFile, { includeDirs: [PROTO_ROOT] });
+  const svc = pkg[entry.grpcService] as Record<string, { originalName?: string; options?: Record<string, unknown> }> | undefined;
+  const idempotent: { service: string; method: string }[] = [];
+  for (const [rpc, def] of Object.entries(svc ?? {})) {
+    const level = def.options?.idempotency_level;
+    if (level === "NO_SIDE_EFFECTS" || level === "IDEMPOTENT") idempotent.push({ service: entry.grpcService, method: rpc });
+  }
+  const retries = process.env.GRPC_CLIENT_RETRIES !== "0";
+  return {
+    loadBalancingConfig: [{ round_robin: {} }],
+    methodConfig:
+      retries && idempotent.length > 0
+        ? [
+            {
+              name: idempotent,
+              retryPolicy: { maxAttempts: 3, initialBackoff: "0.1s", maxBackoff: "1s", backoffMultiplier: 2, retryableStatusCodes: ["UNAVAILABLE"] },
+            },
+          ]
+        : [],
+    // Bounds retries when a dependency is down: retries stop once 10% of calls would be retries.
+    retryThrottling: { maxTokens: 10, tokenRatio: 0.1 },
+  };
+}
+
+export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>, name: ServiceName, opts: ConnectOptions = {}): PromiseClient<D> {
+  const target = opts.target ?? (opts.discovery ?? defaultDiscovery()).target(name);
+  const client = new ctor(target, opts.credentials ?? grpcCredentials.createInsecure(), {
+    "grpc.service_config": JSON.stringify(opts.serviceConfig ?? serviceConfigFor(name)),
+    // 60 s keepalive: below that, servers answer with GOAWAY too_many_pings (grpc-node#1164).
+    "grpc.keepalive_time_ms": 60_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  });
+  const defaultDeadlineMs = opts.deadlineMs ?? (Number(process.env.DEFAULT_DEADLINE_MS) || 30_000);
+  const out: Record<string, unknown> = { close: () => client.close() };
+  for (const [key, method] of Object.entries(ctor.service)) {
+    const invoke = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[key]!.bind(client);
+    const labels = methodLabels(method.path);
+    const prepare = (options: CallOptions = {}) => {
+      const parent = currentCall();
+      let deadline = Date.now() + (options.deadlineMs ?? defaultDeadlineMs);
+      if (parent) {
+        if (parent.deadline <= Date.now()) throw new DeadlineExceededError(`no time left to call ${method.path}: the inbound deadline has passed`);
+        deadline = Math.min(deadline, parent.deadline);
+      }
+      const metadata = new Metadata();
+      if (parent) {
+        for (const k of PROPAGATED_KEYS) {
+          const v = parent.metadata.get(k)[0];
+          if (typeof v === "string") metadata.set(k, v);
+        }
+      }
+      for (const [k, v] of Object.entries({ ...opts.metadata, ...options.metadata })) metadata.set(k, v);
+      return { metadata, deadline: new Date(deadline), signal: options.signal ?? parent?.signal };
+    };
+    const record = (type: string, started: bigint, code: status) => {
+      const codeName = status[code] ?? String(code);
+      clientHandled.inc({ ...labels, grpc_type: type, grpc_code: codeName });
+      clientHandling.observe({ ...labels, grpc_type: type, grpc_code: codeName }, Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    out[key] = method.responseStream
+      ? (request: unknown, options?: CallOptions) =>
+          (async function* () {
+            const { metadata, deadline, signal } = prepare(options);
+            const started = process.hrtime.bigint();
+            const call = invoke(request, metadata, { deadline }) as ClientReadableStream<unknown>;
+            const cancel = () => call.cancel();
+            signal?.addEventListener("abort", cancel, { once: true });
+            try {
+              for await (const message of call) yield message;
+              record("server_stream", started, status.OK);
+            } catch (err) {
+              record("server_stream", started, (err as ServiceError).code ?? status.UNKNOWN);
+              throw err;
+            } finally {
+              signal?.removeEventListener("abort", cancel);
+              call.cancel(); // no-op after a clean end; stops the stream when the consumer breaks early
+            }
+          })()
+      : (request: unknown, options?: CallOptions) =>
+          new Promise((resolve, reject) => {
+            const { metadata, deadline, signal } = prepare(options);
+            const started = process.hrtime.bigint();
+            const call = invoke(request, metadata, { deadline }, (err: ServiceError | null, response: unknown) => {
+              signal?.removeEventListener("abort", cancel);
+              record("unary", started, err ? err.code : status.OK);
+              if (err) reject(err);
+              else resolve(response);
+            }) as { cancel(): void };
+            const cancel = () => call.cancel();
+            signal?.addEventListener("abort", cancel, { once: true });
+          });
+  }
+  return out as PromiseClient<D>;
+}

@@ -1,0 +1,28 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { baseEnvSchema, ConfigError, parseEnv } from "./config.js";
+
+test("config: defaults come from the catalogue", () => {
+  const env = parseEnv(baseEnvSchema("documents"), {});
+  assert.equal(env.GRPC_PORT, 50051);
+  assert.equal(env.ADMIN_PORT, 9601);
+  assert.deepEqual(env.RAG_ENDPOINTS, {});
+});
+
+test("config: a bad value names the variable and what it got", () => {
+  assert.throws(
+    () => parseEnv(baseEnvSchema("documents"), { GRPC_PORT: "http", RAG_ENDPOINTS: "retrieval=nohost", LOG_LEVEL: "loud" }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /GRPC_PORT: .*\(got "http"\)/);
+      assert.match(err.message, /RAG_ENDPOINTS: expected name=host:port/);
+      assert.match(err.message, /LOG_LEVEL/);
+      return true;
+    },
+  );
+});
+
+test("config: static endpoints parse", () => {
+  const env = parseEnv(baseEnvSchema("query"), { RAG_ENDPOINTS: "retrieval=127.0.0.1:7000, embeddings=emb.rag.svc:50053" });
+  assert.deepEqual(env.RAG_ENDPOINTS, { retrieval: "127.0.0.1:7000", embeddings: "emb.rag.svc:50053" });
+});

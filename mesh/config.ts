@@ -1,0 +1,71 @@
+import { z } from "zod";
+import { CATALOGUE, type ServiceName } from "./catalogue.js";
+
+/**
+ * Configuration comes from environment variables, parsed once at start-up. A bad value must stop the
+ * process with a message naming the variable, so parsing failures are collected into one ConfigError.
+ */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const port = z.coerce.number().int().min(1).max(65535);
+const positiveMs = z.coerce.number().int().positive();
+
+/** `name=host:port,name=host:port` — the static address list the launcher hands to every service. */
+export const endpointList = z
+  .string()
+  .transform((raw, ctx) => {
+    const out: Record<string, string> = {};
+    for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const m = /^([a-z][a-z0-9-]*)=(.+:\d{1,5})$/.exec(part);
+      if (!m) {
+        ctx.addIssue({ code: "custom", message: `expected name=host:port, got ${JSON.stringify(part)}` });
+        return z.NEVER;
+      }
+      out[m[1]!] = m[2]!;
+    }
+    return out;
+  });
+
+/** Variables every service reads; service-specific ones are added with `extend`. */
+export function baseEnvSchema(service: ServiceName) {
+  const entry = CATALOGUE[service];
+  return z.object({
+    GRPC_HOST: z.string().min(1).default("0.0.0.0"),
+    GRPC_PORT: port.default(entry.grpcPort),
+    ADMIN_HOST: z.string().min(1).default("0.0.0.0"),
+    ADMIN_PORT: port.default(entry.adminPort),
+    LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
+    RAG_DISCOVERY: z.enum(["static"]).default("static"),
+    RAG_ENDPOINTS: endpointList.default({}),
+    /** Applied to inbound calls that carry no deadline, and to outbound calls made outside any call. */
+    DEFAULT_DEADLINE_MS: positiveMs.default(30_000),
+    /** Time between turning NOT_SERVING and refusing new calls, so load balancers see the change first. */
+    SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+    /** Upper bound on draining in-flight calls before they are cancelled. */
+    SHUTDOWN_GRACE_MS: positiveMs.default(10_000),
+    /** Exit when stdin closes: the local launcher uses this so no service outlives it. */
+    RAG_EXIT_WITH_STDIN: z.stringbool().default(false),
+  });
+}
+
+export type BaseEnv = z.infer<ReturnType<typeof baseEnvSchema>>;
+
+/** Parses `env` with `schema`; throws ConfigError naming every bad variable. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  // Empty strings mean "unset" for every variable: `FOO= make run` should behave like no FOO at all.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const name = issue.path.join(".") || "(environment)";
+      const got = typeof issue.path[0] === "string" ? cleaned[issue.path[0]] : undefined;
+      return `${name}: ${issue.message}${got === undefined ? "" : ` (got ${JSON.stringify(got)})`}`;
+    }),
+  );
+}

@@ -1,0 +1,62 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import type { Metadata } from "@grpc/grpc-js";
+import { UnauthenticatedError } from "./errors.js";
+
+/** Metadata keys that carry the caller's identity and request id between gateway and services. */
+export const TENANT_KEY = "x-tenant-id";
+export const CALLER_KEY = "x-caller-id";
+export const REQUEST_ID_KEY = "x-request-id";
+/** Keys copied from an inbound call onto every outbound call it makes. */
+export const PROPAGATED_KEYS = [TENANT_KEY, CALLER_KEY, REQUEST_ID_KEY, "authorization"] as const;
+
+const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** What a handler knows about the call it is serving. */
+export interface CallContext {
+  /** e.g. "rag.v1.DocumentsService". */
+  readonly service: string;
+  /** e.g. "CreateDocument". */
+  readonly method: string;
+  readonly metadata: Metadata;
+  /** Absolute deadline, epoch milliseconds. */
+  readonly deadline: number;
+  /** Aborted when the caller cancels or the deadline passes; pass it to anything slow. */
+  readonly signal: AbortSignal;
+  readonly tenantId: string | undefined;
+  readonly callerId: string | undefined;
+  readonly requestId: string;
+}
+
+const storage = new AsyncLocalStorage<CallContext>();
+
+export function runInCall<T>(ctx: CallContext, fn: () => T): T {
+  return storage.run(ctx, fn);
+}
+
+/** The call being served on this async path, if any: outbound clients inherit its deadline and identity. */
+export function currentCall(): CallContext | undefined {
+  return storage.getStore();
+}
+
+function first(metadata: Metadata, key: string): string | undefined {
+  const v = metadata.get(key)[0];
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+export function identityFromMetadata(metadata: Metadata): { tenantId: string | undefined; callerId: string | undefined; requestId: string } {
+  return {
+    tenantId: first(metadata, TENANT_KEY),
+    callerId: first(metadata, CALLER_KEY),
+    requestId: first(metadata, REQUEST_ID_KEY) ?? randomUUID(),
+  };
+}
+
+/** The tenant every store query of this call must be scoped to; no tenant, no access. */
+export function requireTenant(ctx: CallContext): string {
+  if (!ctx.tenantId) throw new UnauthenticatedError(`missing tenant: send metadata "${TENANT_KEY}"`);
+  if (!TENANT_PATTERN.test(ctx.tenantId)) {
+    throw new UnauthenticatedError(`malformed tenant id in "${TENANT_KEY}": letters, digits, "_", "." and "-", at most 63`);
+  }
+  return ctx.tenantId;
+}

@@ -1,0 +1,194 @@
+import { once } from "node:events";
+import {
+  status,
+  type MethodDefinition,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  type UntypedHandleCall,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { identityFromMetadata, runInCall, type CallContext } from "./context.js";
+import { CancelledError, DeadlineExceededError, UnimplementedError, toServiceError } from "./errors.js";
+import { errorFields, log } from "./logger.js";
+import { methodLabels, serverHandled, serverHandling, serverInFlight, serverStarted } from "./metrics.js";
+
+/* Typed handlers in the style of nice-grpc: a unary method is `async (request, ctx) => response`, a
+ * server-streaming one is an async generator. Types come straight from the ts-proto service definition. */
+
+type AnyMethod = MethodDefinition<any, any>;
+export type AnyServiceDefinition = { readonly [method: string]: AnyMethod };
+export type RequestOf<M> = M extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
+export type ResponseOf<M> = M extends { responseDeserialize: (b: Buffer) => infer R } ? R : never;
+
+export type MethodImpl<M> = M extends { requestStream: false; responseStream: true }
+  ? (request: RequestOf<M>, ctx: CallContext) => AsyncIterable<ResponseOf<M>>
+  : M extends { requestStream: false; responseStream: false }
+    ? (request: RequestOf<M>, ctx: CallContext) => Promise<ResponseOf<M>>
+    : never;
+
+/** A service's implementation: every method of the contract, each a plain async function. */
+export type ServiceImpl<D> = { [K in keyof D]: MethodImpl<D[K]> };
+
+export interface ServiceBinding {
+  readonly definition: AnyServiceDefinition;
+  readonly handlers: UntypedServiceImplementation;
+  /** e.g. "rag.v1.DocumentsService": the health key and the reflection name. */
+  readonly name: string;
+}
+
+export interface CallTracker {
+  /** Called as a call starts and ends; the server uses it to know when draining is done. */
+  enter(): void;
+  leave(): void;
+  defaultDeadlineMs: number;
+}
+
+/** Methods a service does not implement yet answer UNIMPLEMENTED, an honest status, never a made-up result. */
+export function notImplemented<D extends AnyServiceDefinition>(definition: D, ...methods: (keyof D & string)[]): Pick<ServiceImpl<D>, (typeof methods)[number]> {
+  const out: Record<string, unknown> = {};
+  for (const key of methods) {
+    const path = definition[key]!.path.slice(1);
+    out[key] = definition[key]!.responseStream
+      ? async function* () {
+          throw new UnimplementedError(path);
+        }
+      : async () => {
+          throw new UnimplementedError(path);
+        };
+  }
+  return out as Pick<ServiceImpl<D>, (typeof methods)[number]>;
+}
+
+export function bindService<D extends AnyServiceDefinition>(
+  definition: D,
+  impl: ServiceImpl<D>,
+  tracker: () => CallTracker,
+): ServiceBinding {
+  const handlers: UntypedServiceImplementation = {};
+  let name = "";
+  for (const [key, method] of Object.entries(definition)) {
+    const fn = (impl as Record<string, unknown>)[key];
+    if (typeof fn !== "function") throw new Error(`implementation of ${method.path} is missing`);
+    if (method.requestStream) throw new Error(`${method.path}: client streaming is not supported by the mesh`);
+    name = methodLabels(method.path).grpc_service;
+    handlers[key] = method.responseStream
+      ? streamingHandler(method, fn as (r: unknown, c: CallContext) => AsyncIterable<unknown>, tracker)
+      : unaryHandler(method, fn as (r: unknown, c: CallContext) => Promise<unknown>, tracker);
+  }
+  return { definition, handlers, name };
+}
+
+interface CallScope {
+  ctx: CallContext;
+  /** Resolves once the deadline passes or the caller cancels. */
+  finish: (code: status, err?: unknown) => void;
+}
+
+function openCall(method: AnyMethod, call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>, tracker: CallTracker, type: string): CallScope {
+  const labels = methodLabels(method.path);
+  const started = process.hrtime.bigint();
+  const abort = new AbortController();
+  const now = Date.now();
+  const requested = call.getDeadline();
+  const requestedMs = requested instanceof Date ? requested.getTime() : requested;
+  // Every call gets a deadline: the caller's, or the service default when the caller gave none.
+  const deadline = Number.isFinite(requestedMs) ? Math.min(requestedMs, now + 24 * 3600_000) : now + tracker.defaultDeadlineMs;
+  const timer = setTimeout(() => abort.abort(new DeadlineExceededError(`deadline of ${deadline - now} ms exceeded`)), Math.max(0, deadline - now));
+  // "cancelled" also fires when grpc-js itself ends the call at the client's deadline.
+  call.once("cancelled", () => abort.abort(Date.now() >= deadline ? new DeadlineExceededError("deadline exceeded") : new CancelledError("call cancelled")));
+  const ctx: CallContext = {
+    service: labels.grpc_service,
+    method: labels.grpc_method,
+    metadata: call.metadata,
+    deadline,
+    signal: abort.signal,
+    ...identityFromMetadata(call.metadata),
+  };
+  tracker.enter();
+  serverStarted.inc({ ...labels, grpc_type: type });
+  serverInFlight.inc({ grpc_service: labels.grpc_service });
+  let done = false;
+  return {
+    ctx,
+    finish(code, err) {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      tracker.leave();
+      serverInFlight.dec({ grpc_service: labels.grpc_service });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const codeName = status[code] ?? String(code);
+      serverHandled.inc({ ...labels, grpc_type: type, grpc_code: codeName });
+      serverHandling.observe({ ...labels, grpc_type: type, grpc_code: codeName }, seconds);
+      const fields = { rpc: method.path, code: codeName, duration_ms: Math.round(seconds * 1e4) / 10, tenant: ctx.tenantId, request_id: ctx.requestId };
+      runInCall(ctx, () => {
+        if (code === status.OK) log.info("rpc", fields);
+        else if (isServerFault(code)) log.error("rpc failed", { ...fields, ...errorFields(err) });
+        else log.warn("rpc rejected", { ...fields, error: err instanceof Error ? err.message : String(err) });
+      });
+    },
+  };
+}
+
+/** Codes that mean this service (or one behind it) failed, as opposed to the caller asking for something wrong. */
+function isServerFault(code: status): boolean {
+  return code === status.INTERNAL || code === status.UNKNOWN || code === status.DATA_LOSS || code === status.UNAVAILABLE;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DeadlineExceededError("deadline exceeded");
+}
+
+function unaryHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) => Promise<unknown>, tracker: () => CallTracker): UntypedHandleCall {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const scope = openCall(method, call, tracker(), "unary");
+    const { ctx } = scope;
+    let answered = false;
+    const answer = (err: unknown, response?: unknown) => {
+      if (answered) return;
+      answered = true;
+      if (err === null) {
+        scope.finish(status.OK);
+        callback(null, response);
+      } else {
+        const se = toServiceError(err);
+        scope.finish(se.code, err);
+        callback(se);
+      }
+    };
+    // The deadline answers the caller even if the handler ignores the signal and keeps going.
+    ctx.signal.addEventListener("abort", () => answer(abortReason(ctx.signal)), { once: true });
+    runInCall(ctx, () => fn(call.request, ctx)).then(
+      (response) => answer(null, response),
+      (err) => answer(err),
+    );
+  };
+}
+
+function streamingHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) => AsyncIterable<unknown>, tracker: () => CallTracker): UntypedHandleCall {
+  return (call: ServerWritableStream<unknown, unknown>) => {
+    const scope = openCall(method, call, tracker(), "server_stream");
+    const { ctx } = scope;
+    let ended = false;
+    const fail = (err: unknown) => {
+      if (ended) return;
+      ended = true;
+      const se = toServiceError(err);
+      scope.finish(se.code, err);
+      call.emit("error", se);
+    };
+    ctx.signal.addEventListener("abort", () => fail(abortReason(ctx.signal)), { once: true });
+    runInCall(ctx, async () => {
+      for await (const message of fn(call.request, ctx)) {
+        if (ended) return;
+        // Respect HTTP/2 flow control: a slow reader must not make us buffer the whole stream.
+        if (!call.write(message)) await once(call, "drain", { signal: ctx.signal });
+      }
+      if (ended) return;
+      ended = true;
+      scope.finish(status.OK);
+      call.end();
+    }).catch(fail);
+  };
+}

@@ -1,0 +1,83 @@
+import { CATALOGUE, type ServiceName } from "./catalogue.js";
+import { ConfigError, baseEnvSchema, parseEnv, type BaseEnv } from "./config.js";
+import { setDiscovery, StaticDiscovery } from "./discovery.js";
+import { configureLogger, errorFields, log } from "./logger.js";
+import { startServer, type ServiceRegistration } from "./server.js";
+import { shutdownTelemetry } from "./telemetry/index.js";
+
+/** What a service's main.ts hands to the mesh: its implementations and the lifecycle of its stores. */
+export interface ServiceParts {
+  services: ServiceRegistration[];
+  /** Readiness of the service's dependencies (e.g. a database ping) for /readyz. */
+  ready?: () => Promise<void>;
+  /** Closes stores after the last call has drained. */
+  close?: () => Promise<void>;
+}
+
+/** Exit code for a configuration error (sysexits EX_CONFIG), so supervisors can tell it from a crash. */
+const EX_CONFIG = 78;
+
+/**
+ * Runs one service process: config, logging, discovery, the gRPC and admin servers, and graceful shutdown
+ * on SIGTERM/SIGINT (or when stdin closes under the local launcher). A service's main.ts only wires.
+ */
+export async function runService(name: ServiceName, build: (env: BaseEnv) => Promise<ServiceParts>): Promise<void> {
+  let env: BaseEnv;
+  let parts: ServiceParts;
+  try {
+    env = parseEnv(baseEnvSchema(name));
+    configureLogger(name, env.LOG_LEVEL);
+    setDiscovery(new StaticDiscovery(env.RAG_ENDPOINTS));
+    process.env.DEFAULT_DEADLINE_MS = String(env.DEFAULT_DEADLINE_MS);
+    parts = await build(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${name}: ${err.message}\n`);
+      process.exit(EX_CONFIG);
+    }
+    log.error("start-up failed", errorFields(err));
+    process.exit(1);
+  }
+
+  const server = await startServer(parts.services, {
+    grpcHost: env.GRPC_HOST,
+    grpcPort: env.GRPC_PORT,
+    adminHost: env.ADMIN_HOST,
+    adminPort: env.ADMIN_PORT,
+    defaultDeadlineMs: env.DEFAULT_DEADLINE_MS,
+    shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    protoFiles: [CATALOGUE[name].protoFile],
+    ready: parts.ready,
+  }).catch(async (err) => {
+    log.error("could not start the server", errorFields(err));
+    await parts.close?.().catch(() => undefined);
+    process.exit(1);
+  });
+  log.info("serving", { grpc: `${env.GRPC_HOST}:${server.grpcPort}`, admin: `${env.ADMIN_HOST}:${server.adminPort}` });
+
+  let stopping = false;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("stopping", { reason });
+    const hardStop = setTimeout(() => {
+      log.error("shutdown took too long, exiting");
+      process.exit(1);
+    }, env.SHUTDOWN_DELAY_MS + env.SHUTDOWN_GRACE_MS + 5_000).unref();
+    await server.shutdown();
+    await parts.close?.().catch((err) => log.warn("closing stores failed", errorFields(err)));
+    await shutdownTelemetry();
+    clearTimeout(hardStop);
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+  if (env.RAG_EXIT_WITH_STDIN) {
+    // The launcher holds our stdin: when it goes away (even killed with SIGKILL), so do we.
+    process.stdin.on("end", () => void stop("launcher went away (stdin closed)"));
+    process.stdin.on("error", () => void stop("launcher went away (stdin error)"));
+    process.stdin.resume();
+  }
+}
