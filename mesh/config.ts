@@ -12,7 +12,8 @@ export class ConfigError extends Error {
   }
 }
 
-export const port = z.coerce.number().int().min(1).max(65535);
+/** A TCP port; 0 asks the OS for a free one (tests). */
+export const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
 
 /** `name=host:port,name=host:port` — the static address list the launcher hands to every service. */

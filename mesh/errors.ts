@@ -37,6 +37,12 @@ export class FailedPreconditionError extends RpcError {
     super(status.FAILED_PRECONDITION, message);
   }
 }
+/** A concurrency check failed (e.g. an expected version); the caller should re-read and retry. */
+export class AbortedError extends RpcError {
+  constructor(message: string) {
+    super(status.ABORTED, message);
+  }
+}
 export class UnauthenticatedError extends RpcError {
   constructor(message: string) {
     super(status.UNAUTHENTICATED, message);

@@ -45,7 +45,7 @@ export interface CallTracker {
 }
 
 /** Methods a service does not implement yet answer UNIMPLEMENTED, an honest status, never a made-up result. */
-export function notImplemented<D extends AnyServiceDefinition>(definition: D, ...methods: (keyof D & string)[]): Pick<ServiceImpl<D>, (typeof methods)[number]> {
+export function notImplemented<D extends AnyServiceDefinition, K extends keyof D & string>(definition: D, ...methods: K[]): Pick<ServiceImpl<D>, K> {
   const out: Record<string, unknown> = {};
   for (const key of methods) {
     const path = definition[key]!.path.slice(1);
@@ -57,7 +57,12 @@ export function notImplemented<D extends AnyServiceDefinition>(definition: D, ..
           throw new UnimplementedError(path);
         };
   }
-  return out as Pick<ServiceImpl<D>, (typeof methods)[number]>;
+  return out as Pick<ServiceImpl<D>, K>;
+}
+
+/** Every method UNIMPLEMENTED: a service whose contract exists before its implementation. */
+export function allNotImplemented<D extends AnyServiceDefinition>(definition: D): ServiceImpl<D> {
+  return notImplemented(definition, ...(Object.keys(definition) as (keyof D & string)[])) as unknown as ServiceImpl<D>;
 }
 
 export function bindService<D extends AnyServiceDefinition>(

@@ -1,0 +1,67 @@
+import { InvalidArgumentError } from "#mesh/errors.js";
+
+export const LIMITS = {
+  title: 1000,
+  sourceUri: 2048,
+  tags: 50,
+  tagLength: 64,
+  metadataEntries: 64,
+  metadataKey: 64,
+  metadataValue: 1024,
+};
+
+const COLLECTION = /^[a-z0-9_-]{1,64}$/;
+// Ids are UUIDs today; anything else cannot name a document, so it is reported as not found.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function collectionName(value: string): string {
+  if (value === "") return "default";
+  if (!COLLECTION.test(value)) throw new InvalidArgumentError("collection", `${JSON.stringify(value)} is not a valid name: 1-64 characters of a-z, 0-9, "_" and "-"`);
+  return value;
+}
+
+export function requiredId(field: string, value: string): string {
+  if (value.trim() === "") throw new InvalidArgumentError(field, "required");
+  return value.trim();
+}
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+export function title(value: string): string {
+  const t = value.trim();
+  if ([...t].length > LIMITS.title) throw new InvalidArgumentError("title", `longer than ${LIMITS.title} characters`);
+  return t;
+}
+
+export function sourceUri(value: string): string {
+  const v = value.trim();
+  if (v.length > LIMITS.sourceUri) throw new InvalidArgumentError("source_uri", `longer than ${LIMITS.sourceUri} characters`);
+  return v;
+}
+
+export function tags(values: string[]): string[] {
+  const out = [...new Set(values.map((t) => t.trim()))];
+  if (out.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${out.length}`);
+  for (const t of out) {
+    if (t.length === 0 || t.length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
+  }
+  return out;
+}
+
+export function metadata(values: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(values);
+  if (entries.length > LIMITS.metadataEntries) throw new InvalidArgumentError("metadata", `at most ${LIMITS.metadataEntries} entries, got ${entries.length}`);
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > LIMITS.metadataKey) throw new InvalidArgumentError("metadata", `keys must be 1-${LIMITS.metadataKey} characters, got ${JSON.stringify(k)}`);
+    if (v.length > LIMITS.metadataValue) throw new InvalidArgumentError(`metadata.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
+  }
+  return Object.fromEntries(entries);
+}
+
+export function filename(value: string): string {
+  const v = value.trim();
+  if (v.length > 255) throw new InvalidArgumentError("filename", "longer than 255 characters");
+  return v;
+}

@@ -1,0 +1,10 @@
+import { QueryServiceService } from "#gen/rag/v1/query.js";
+import { allNotImplemented } from "#mesh/handlers.js";
+import { serve } from "#mesh/server.js";
+import { runService } from "#mesh/service.js";
+
+// The contract is served (health, reflection, every RPC) before its implementation lands: each RPC
+// answers UNIMPLEMENTED rather than a made-up result.
+await runService("query", async () => ({
+  services: [serve(QueryServiceService, allNotImplemented(QueryServiceService))],
+}));
