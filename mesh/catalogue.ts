@@ -41,3 +41,11 @@ export const CATALOGUE: Record<ServiceName, ServiceEntry> = {
 export function isServiceName(name: string): name is ServiceName {
   return (SERVICE_NAMES as readonly string[]).includes(name);
 }
+
+/**
+ * How a service process is started (cwd = repository root): tsx runs the TypeScript, and the telemetry
+ * preload must come before the service's own imports so instrumentations can patch them (ESM).
+ */
+export function serviceNodeArgs(name: ServiceName): string[] {
+  return ["--import", "tsx", "--import", "./mesh/telemetry/register.ts", `services/${name}/main.ts`];
+}

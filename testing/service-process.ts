@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { ServiceName } from "#mesh/catalogue.js";
+import { serviceNodeArgs, type ServiceName } from "#mesh/catalogue.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
@@ -23,7 +23,7 @@ export interface ServiceProcess {
  * serving (event-driven: no sleeps). Rejects with its output if it exits first.
  */
 export async function startServiceProcess(name: ServiceName, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./mesh/telemetry/register.ts", `services/${name}/main.ts`], {
+  const child = spawn(process.execPath, serviceNodeArgs(name), {
     cwd: REPO,
     env: { ...process.env, GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", ADMIN_HOST: "127.0.0.1", ADMIN_PORT: "0", LOG_LEVEL: "info", RAG_EXIT_WITH_STDIN: "1", ...env },
     stdio: ["pipe", "pipe", "pipe"],

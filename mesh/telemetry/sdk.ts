@@ -6,7 +6,7 @@ import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 import { IORedisInstrumentation } from "@opentelemetry/instrumentation-ioredis";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
-import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace";
+import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace";
 
 /**
  * Tracing is always on inside the process: spans are created and `traceparent` travels through gRPC
@@ -15,7 +15,9 @@ import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace
  */
 export function startTelemetry(serviceName: string, env: NodeJS.ProcessEnv = process.env): NodeSDK {
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const spanProcessors: SpanProcessor[] = endpoint ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: endpoint }) })] : [];
+  // Without a collector a no-op processor still makes NodeSDK install a tracer provider (it installs none
+  // for an empty list): spans then get real ids for logs and propagation, and are dropped when they end.
+  const spanProcessors: SpanProcessor[] = endpoint ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: endpoint }) })] : [new NoopSpanProcessor()];
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName, [ATTR_SERVICE_VERSION]: env.npm_package_version ?? "0.1.0" }),
     spanProcessors,

@@ -1,0 +1,51 @@
+import { parseArgs } from "node:util";
+import { cliContext } from "./context.js";
+import { DOCS_USAGE, docsCommand } from "./docs.js";
+import { healthCommand } from "./health.js";
+import { print, reportError, UsageError } from "./output.js";
+
+const USAGE = `rag — command-line client for the RAG mesh (talks gRPC to the running stack)
+
+usage:
+  rag health                  every service's grpc.health.v1 status
+${DOCS_USAGE.split("\n").map((l) => `  ${l}`).join("\n")}
+
+options (before the command):
+  --tenant T    tenant to act as (default: $RAG_TENANT, else "default")
+  --json        machine-readable output
+
+environment:
+  RAG_ENDPOINTS  name=host:port,... where the services are (default: the ports "make run" uses)
+  RAG_TENANT     default tenant`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { tenant: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
+  // Global options come before the command; everything after it belongs to the command.
+  const commandAt = argv.indexOf(positionals[0] ?? "\0");
+  const command = positionals[0];
+  const rest = commandAt >= 0 ? argv.slice(commandAt + 1) : [];
+  if (values.help || !command || command === "help") {
+    print(USAGE);
+    return 0;
+  }
+  const ctx = cliContext({ tenant: values.tenant as string | undefined, json: values.json as boolean | undefined });
+  switch (command) {
+    case "health":
+      return healthCommand(ctx);
+    case "docs":
+      await docsCommand(ctx, rest);
+      return 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => process.exit(reportError(err)),
+);

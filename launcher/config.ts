@@ -1,0 +1,102 @@
+/**
+ * The launcher's settings, read from the environment once and validated before anything starts:
+ * a bad value stops us with a message naming the variable.
+ */
+import path from "node:path";
+import { isServiceName, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
+
+export interface LauncherConfig {
+  /** Repository root: services are started as services/<name>/main.ts from here. */
+  rootDir: string;
+  /** RAG_DATA_DIR: everything the stack keeps on disk; Postgres lives in <dataDir>/postgres. */
+  dataDir: string;
+  /** RAG_PG_PORT: the embedded Postgres port (unused with DATABASE_URL). */
+  pgPort: number;
+  /** RAG_GRPC_PORT_BASE / RAG_ADMIN_PORT_BASE: service i (catalogue order) gets base + i. */
+  grpcPortBase?: number;
+  adminPortBase?: number;
+  /** DATABASE_URL: an external Postgres to use instead of starting one. */
+  databaseUrl?: string;
+  /** RAG_SERVICES: the services to start, in catalogue order. */
+  services: ServiceName[];
+  /** RAG_START_TIMEOUT_MS: how long all services together may take to report SERVING. */
+  startTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const DEFAULT_PG_PORT = 54329;
+export const DEFAULT_START_TIMEOUT_MS = 90_000;
+
+export function loadConfig(env: NodeJS.ProcessEnv, rootDir: string): LauncherConfig {
+  const services = parseServices(env);
+  const grpcPortBase = optionalPortBase(env, "RAG_GRPC_PORT_BASE", SERVICE_NAMES.length);
+  const adminPortBase = optionalPortBase(env, "RAG_ADMIN_PORT_BASE", SERVICE_NAMES.length);
+  return {
+    rootDir,
+    dataDir: path.resolve(value(env, "RAG_DATA_DIR") ?? path.join(rootDir, ".data")),
+    pgPort: integer(env, "RAG_PG_PORT", 1, 65535) ?? DEFAULT_PG_PORT,
+    ...(grpcPortBase !== undefined ? { grpcPortBase } : {}),
+    ...(adminPortBase !== undefined ? { adminPortBase } : {}),
+    ...(databaseUrl(env) ? { databaseUrl: databaseUrl(env) } : {}),
+    services,
+    startTimeoutMs: integer(env, "RAG_START_TIMEOUT_MS", 1000, 3_600_000) ?? DEFAULT_START_TIMEOUT_MS,
+  };
+}
+
+// An empty variable counts as unset: `RAG_PG_PORT= make run` should mean "the default".
+function value(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw : undefined;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const raw = value(env, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function optionalPortBase(env: NodeJS.ProcessEnv, name: string, count: number): number | undefined {
+  // Every service gets base + i, so the whole block must fit below 65536.
+  return integer(env, name, 1, 65536 - count);
+}
+
+function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = value(env, "DATABASE_URL");
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("DATABASE_URL", "not a URL; expected postgres://user:password@host:port/database");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError("DATABASE_URL", `expected a postgres:// or postgresql:// URL, got "${url.protocol}//..."`);
+  }
+  if (!url.hostname) throw new ConfigError("DATABASE_URL", "the URL names no host");
+  return raw;
+}
+
+function parseServices(env: NodeJS.ProcessEnv): ServiceName[] {
+  const raw = value(env, "RAG_SERVICES");
+  if (raw === undefined) return [...SERVICE_NAMES];
+  const wanted = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = wanted.filter((s) => !isServiceName(s));
+  if (unknown.length > 0) {
+    throw new ConfigError("RAG_SERVICES", `unknown service ${unknown.map((s) => `"${s}"`).join(", ")}; known: ${SERVICE_NAMES.join(", ")}`);
+  }
+  if (wanted.length === 0) throw new ConfigError("RAG_SERVICES", "lists no service");
+  // Catalogue order, duplicates dropped: the order things start and print in never depends on typing.
+  return SERVICE_NAMES.filter((name) => wanted.includes(name));
+}

@@ -1,0 +1,287 @@
+/**
+ * The local stack as one object: Postgres (embedded, or an external DATABASE_URL), one database per
+ * service that keeps state, every service as its own process, and an orderly stop — services first,
+ * the database last. main.ts wraps it in a CLI; tests may use startStack() directly.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { SERVICE_NAMES, serviceNodeArgs, type ServiceName } from "#mesh/catalogue.js";
+import { DEFAULT_PG_PORT, DEFAULT_START_TIMEOUT_MS } from "./config.js";
+import { ensureDatabase } from "./databases.js";
+import { databaseName, endpointsVariable, planEndpoints, type Endpoint } from "./endpoints.js";
+import { waitUntilServing } from "./health.js";
+import { createPrefixedLog, wantsColour, type PrefixedLog } from "./log-prefix.js";
+import { OrphanGuard } from "./orphan-guard.js";
+import { assertPortsFree, LOOPBACK, type PortClaim } from "./ports.js";
+import { startPostgres, type PostgresServer } from "./postgres.js";
+import { describeExit, SupervisedProcess, type ChildExit } from "./supervisor.js";
+
+export interface StackOptions {
+  rootDir: string;
+  dataDir: string;
+  pgPort?: number;
+  grpcPortBase?: number;
+  adminPortBase?: number;
+  /** Use this Postgres server instead of starting one. */
+  databaseUrl?: string;
+  services?: readonly ServiceName[];
+  startTimeoutMs?: number;
+  /** Per service: how long after SIGTERM before SIGKILL. */
+  stopTimeoutMs?: number;
+  /** Environment the services inherit (default: ours). */
+  env?: NodeJS.ProcessEnv;
+  /** Where the prefixed log goes (default: our stdout, colour when it is a terminal). */
+  log?: PrefixedLog;
+  /** A service or Postgres ended while the stack was up. The rest keep running. */
+  onUnexpectedExit?: (name: string, exit: ChildExit) => void;
+}
+
+export interface StackInfo {
+  /** The started services, in catalogue order. */
+  endpoints: Endpoint[];
+  /** DATABASE_URL handed to each service that keeps state. */
+  databaseUrls: Partial<Record<ServiceName, string>>;
+  /** Process ids: one per service, and "postgres" for the embedded postmaster. */
+  pids: Record<string, number>;
+  postgres?: { url: string; port: number; pid?: number; initialised?: boolean };
+}
+
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+export class LocalStack implements StackInfo {
+  endpoints: Endpoint[] = [];
+  databaseUrls: Partial<Record<ServiceName, string>> = {};
+  pids: Record<string, number> = {};
+  postgres?: StackInfo["postgres"];
+
+  private readonly options: StackOptions;
+  private readonly log: PrefixedLog;
+  private readonly abort = new AbortController();
+  private guard: OrphanGuard | undefined;
+  private readonly children: SupervisedProcess[] = [];
+  private server: PostgresServer | undefined;
+  private up = false;
+  private bringingUp: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: StackOptions) {
+    this.options = options;
+    this.log = options.log ?? createPrefixedLog({ sources: logSources(options.services), colour: wantsColour() });
+  }
+
+  /** Resolves once every service reports SERVING; on failure everything started is stopped first. */
+  async start(): Promise<this> {
+    this.bringingUp = this.bringUp();
+    try {
+      await this.bringingUp;
+      this.up = true;
+      return this;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Services first (SIGTERM, bounded, then SIGKILL), then Postgres. Safe to call at any time, twice. */
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      this.abort.abort(new StartupError("start-up interrupted: the stack is stopping"));
+      await this.bringingUp?.catch(() => undefined);
+      // Above a service's own bound (SHUTDOWN_GRACE_MS 10 s + 5 s in mesh/service.ts), so SIGKILL is for hangs only.
+      const timeout = this.options.stopTimeoutMs ?? 20_000;
+      await Promise.all(
+        this.children.map(async (child) => {
+          const wasRunning = child.running;
+          const exit = await child.stop(timeout);
+          if (wasRunning) this.say(`${child.name} stopped (${describeExit(exit)})`);
+        }),
+      );
+      if (this.server) {
+        await this.server.stop();
+        this.say("postgres stopped");
+      }
+      await this.guard?.disarm();
+    })());
+  }
+
+  /** Forced stop for a second Ctrl-C: SIGKILL the services, immediate shutdown for Postgres. */
+  async kill(): Promise<void> {
+    this.abort.abort(new StartupError("start-up interrupted: the stack was killed"));
+    for (const child of this.children) child.signal("SIGKILL");
+    this.server?.kill();
+    const all = Promise.all([...this.children.map((c) => c.exited), this.server?.exited]);
+    await Promise.race([all, new Promise((r) => setTimeout(r, 5_000).unref())]);
+    await this.guard?.disarm();
+  }
+
+  private say(text: string): void {
+    this.log.line("launcher", text);
+  }
+
+  private checkNotAborted(): void {
+    if (this.abort.signal.aborted) throw this.abort.signal.reason;
+  }
+
+  private async bringUp(): Promise<void> {
+    const o = this.options;
+    const wanted = o.services ?? SERVICE_NAMES;
+    const all = planEndpoints({ grpcPortBase: o.grpcPortBase, adminPortBase: o.adminPortBase });
+    this.endpoints = all.filter((e) => wanted.includes(e.name));
+    const needsDatabase = this.endpoints.some((e) => e.database);
+    const pgPort = o.pgPort ?? DEFAULT_PG_PORT;
+
+    for (const e of this.endpoints) {
+      if (!existsSync(path.join(o.rootDir, entryPoint(e.name)))) throw new StartupError(`${entryPoint(e.name)} does not exist in ${o.rootDir}`);
+    }
+    const claims: PortClaim[] = this.endpoints.flatMap((e) => [
+      { port: e.grpcPort, owner: `${e.name} gRPC` },
+      { port: e.adminPort, owner: `${e.name} admin` },
+    ]);
+    if (needsDatabase && !o.databaseUrl) claims.push({ port: pgPort, owner: "embedded Postgres" });
+    await assertPortsFree(claims, "Is another stack running? Stop it, or pick other ports with RAG_GRPC_PORT_BASE, RAG_ADMIN_PORT_BASE, RAG_PG_PORT").catch(
+      (err: Error) => {
+        throw new StartupError(err.message);
+      },
+    );
+
+    if (needsDatabase) await this.startDatabases(pgPort);
+    this.checkNotAborted();
+
+    const env = o.env ?? process.env;
+    const discovery = endpointsVariable(all); // all services, started or not: a subset may run elsewhere
+    // If we are killed outright, the services still go: they exit when their stdin closes, and this guard
+    // SIGTERMs any that do not.
+    this.guard = new OrphanGuard();
+    for (const e of this.endpoints) {
+      const childEnv: NodeJS.ProcessEnv = {
+        ...env,
+        GRPC_HOST: LOOPBACK,
+        GRPC_PORT: String(e.grpcPort),
+        ADMIN_PORT: String(e.adminPort),
+        // Admin too on loopback only: the local stack is for this machine (the mesh default is 0.0.0.0).
+        ADMIN_HOST: LOOPBACK,
+        RAG_ENDPOINTS: discovery,
+        RAG_EXIT_WITH_STDIN: "1",
+        RAG_DATA_DIR: o.dataDir,
+      };
+      // Only services that keep state see a database; the others must not inherit one by accident.
+      if (this.databaseUrls[e.name]) childEnv.DATABASE_URL = this.databaseUrls[e.name];
+      else delete childEnv.DATABASE_URL;
+      const child = new SupervisedProcess(
+        { name: e.name, command: process.execPath, args: serviceNodeArgs(e.name), cwd: o.rootDir, env: childEnv },
+        (line) => this.log.line(e.name, line),
+        this.guard,
+      );
+      this.children.push(child);
+      if (child.pid) this.pids[e.name] = child.pid;
+      this.say(`started ${e.name} (pid ${child.pid ?? "?"}) on ${e.grpcAddress}, admin ${e.adminPort}`);
+      void child.exited.then((exit) => this.onChildExit(child, exit));
+    }
+    await this.waitAllServing();
+  }
+
+  private async startDatabases(pgPort: number): Promise<void> {
+    const o = this.options;
+    let serverUrl: string;
+    if (o.databaseUrl) {
+      serverUrl = o.databaseUrl;
+      this.say(`using external Postgres ${redact(serverUrl)}`);
+      this.postgres = { url: serverUrl, port: Number(new URL(serverUrl).port || 5432) };
+    } else {
+      const server = await startPostgres({
+        dataDir: path.join(o.dataDir, "postgres"),
+        port: pgPort,
+        onLog: (line) => this.log.line("postgres", line),
+        signal: this.abort.signal,
+      }).catch((err: Error) => {
+        throw new StartupError(`postgres: ${err.message}`);
+      });
+      this.server = server;
+      this.pids.postgres = server.pid;
+      serverUrl = server.url();
+      this.postgres = { url: serverUrl, port: pgPort, pid: server.pid, initialised: server.initialised };
+      this.say(`postgres ready on ${LOOPBACK}:${pgPort} (pid ${server.pid}, ${server.initialised ? "new cluster" : "existing data"})`);
+      void server.exited.then((exit) => {
+        if (this.stopping) return;
+        if (this.up) this.reportUnexpected("postgres", exit);
+        else this.abort.abort(new StartupError(`postgres exited during start-up (${describeExit(exit)})`));
+      });
+    }
+    await Promise.all(
+      this.endpoints
+        .filter((e) => e.database)
+        .map(async (e) => {
+          const name = databaseName(e.name);
+          this.databaseUrls[e.name] = await ensureDatabase(serverUrl, name).catch((err: Error) => {
+            throw new StartupError(`could not create database ${name} on ${redact(serverUrl)}: ${err.message}`);
+          });
+        }),
+    );
+  }
+
+  private async waitAllServing(): Promise<void> {
+    const timeoutMs = this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]);
+    const pending = new Set(this.endpoints.map((e) => e.name));
+    const results = await Promise.allSettled(
+      this.endpoints.map(async (e) => {
+        await waitUntilServing(e.grpcAddress, e.grpcService, { signal });
+        pending.delete(e.name);
+        this.say(`${e.name} is SERVING`);
+      }),
+    );
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failures.length === 0) return;
+    if (this.abort.signal.aborted) throw this.abort.signal.reason;
+    throw new StartupError(
+      `not every service reported SERVING within ${timeoutMs} ms (RAG_START_TIMEOUT_MS):\n  ` +
+        failures.map((f) => (f.reason as Error).message).join("\n  ") +
+        this.endpoints
+          .filter((e) => pending.has(e.name))
+          .map((e) => lastLinesOf(this.children.find((c) => c.name === e.name)!))
+          .join(""),
+    );
+  }
+
+  private onChildExit(child: SupervisedProcess, exit: ChildExit): void {
+    if (this.stopping) return;
+    if (this.up) {
+      this.reportUnexpected(child.name, exit);
+      return;
+    }
+    // During start-up one dead service fails the whole start: stop everything, say why.
+    this.abort.abort(new StartupError(`${child.name} exited during start-up (${describeExit(exit)})${lastLinesOf(child)}`));
+  }
+
+  private reportUnexpected(name: string, exit: ChildExit): void {
+    this.say(`${name} exited unexpectedly (${describeExit(exit)}); the other services keep running`);
+    this.options.onUnexpectedExit?.(name, exit);
+  }
+}
+
+/** Starts the stack and resolves once every service is SERVING. */
+export async function startStack(options: StackOptions): Promise<LocalStack> {
+  return new LocalStack(options).start();
+}
+
+/** Everyone who writes to the stack's log, for the width of the name column. */
+export function logSources(services: readonly ServiceName[] = SERVICE_NAMES): string[] {
+  return ["launcher", "postgres", ...services];
+}
+
+function entryPoint(name: ServiceName): string {
+  return path.join("services", name, "main.ts");
+}
+
+function lastLinesOf(child: SupervisedProcess): string {
+  const lines = child.recentLines();
+  return lines.length === 0 ? `\n  (${child.name} wrote nothing)` : `\n  last lines of ${child.name}:\n    ${lines.join("\n    ")}`;
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.toString();
+}
