@@ -32,7 +32,7 @@ proto: $(DEPS)
 	bash scripts/gen-proto.sh
 
 lint: $(DEPS)
-	PATH="$$PWD/node_modules/.bin:$$PATH" buf lint
+	scripts/buf lint
 	npx tsc -p tsconfig.json
 
 bench: $(DEPS)

@@ -9,8 +9,9 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# protoc-gen-ts_proto is found on PATH by buf.gen.yaml.
 export PATH="$PWD/node_modules/.bin:$PATH"
 
-buf lint
-buf generate
-buf build --as-file-descriptor-set -o gen/rag.binpb
+scripts/buf lint
+scripts/buf generate
+scripts/buf build --as-file-descriptor-set -o gen/rag.binpb

@@ -46,7 +46,7 @@ const INTERNAL_RPCS = new Set([
 
 function buf(...args: string[]): string {
   try {
-    return execFileSync("buf", args, { cwd: root, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return execFileSync(join(root, "scripts", "buf"), args, { cwd: root, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`buf ${args.join(" ")} failed:\n${e.stdout ?? ""}${e.stderr ?? ""}`.trimEnd() || e.message);
