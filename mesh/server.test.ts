@@ -15,6 +15,8 @@ const echoPkg = loadSync(ECHO_PROTO, { longs: String, defaults: true, keepCase: 
 const EchoClient = (loadPackageDefinition(echoPkg) as any).meshtest.v1.EchoService as GeneratedClient<AnyServiceDefinition>;
 const definition = EchoClient.service;
 const healthPkg = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as any;
+const REFLECTION_PROTO = fileURLToPath(new URL("../node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto", import.meta.url));
+const reflectionPkg = loadPackageDefinition(loadSync(REFLECTION_PROTO, { keepCase: true })) as any;
 
 type Echo = { text: string; wait_ms: number; count: number };
 
@@ -100,11 +102,32 @@ describe("mesh server", () => {
     await watchOpen;
     const stopping = server.shutdown();
     await notServing;
+    const readyz = await fetch(`http://127.0.0.1:${server.adminPort}/readyz`);
+    assert.equal(readyz.status, 503, "readiness fails while draining");
     release();
     assert.deepEqual(await inFlight, { text: "still here", tenant: "", deadline_ms: "0" });
     await stopping;
     watcher.close();
     c.close();
+  });
+
+  test("serves reflection: lists its services and describes them", async () => {
+    const server = await echoServer(async (req) => ({ text: req.text }));
+    const reflection = new reflectionPkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${server.grpcPort}`, credentials.createInsecure());
+    cleanups.push(() => reflection.close());
+    const ask = (request: object) =>
+      new Promise<any>((resolve, reject) => {
+        const call = reflection.ServerReflectionInfo();
+        call.on("data", (m: unknown) => (resolve(m), call.end()));
+        call.on("error", reject);
+        call.write(request);
+      });
+    const listed = await ask({ list_services: "" });
+    const names = listed.list_services_response.service.map((s: { name: string }) => s.name);
+    assert.ok(names.includes("meshtest.v1.EchoService"), `reflection lists the service: ${names.join(", ")}`);
+    const described = await ask({ file_containing_symbol: "meshtest.v1.EchoService" });
+    const files: Buffer[] = described.file_descriptor_response.file_descriptor_proto;
+    assert.ok(files.length > 0 && files.some((f) => f.toString("latin1").includes("EchoService")), "and returns its file descriptor");
   });
 
   test("drain is bounded: a call that never finishes is cut off after the grace period", async () => {
@@ -189,7 +212,7 @@ describe("mesh server", () => {
     await downstream.shutdown();
   });
 
-  test("/metrics exposes per-method counts by status and latency histograms; /readyz follows draining", async () => {
+  test("/metrics exposes per-method counts by status and latency histograms; /healthz and /readyz answer", async () => {
     const server = await echoServer(async (req) => {
       if (req.text === "bad") throw new InvalidArgumentError("text", "bad");
       return { text: req.text };
