@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 # Installed once, and again whenever the lockfile changes.
 DEPS := node_modules/.package-lock.json
-TEST_FILES = $(shell find mesh services cli launcher gateway tests -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+TEST_FILES = $(shell find mesh services cli launcher gateway testing tests -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
 .PHONY: help run test typecheck proto lint bench
 
@@ -13,7 +13,7 @@ help:
 	@echo "make test       type-check and run every test (what CI runs)"
 	@echo "make proto      lint the contracts and regenerate gen/ and gen/rag.binpb"
 	@echo "make lint       buf lint + TypeScript type-check"
-	@echo "make bench      print performance figures"
+	@echo "make bench      print performance and quality figures (DATASET=<folder> for your own data)"
 
 $(DEPS): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -35,5 +35,10 @@ lint: $(DEPS)
 	scripts/buf lint
 	npx tsc -p tsconfig.json
 
+# DATASET=<folder> evaluates the product on your own data (corpus.jsonl + queries.jsonl, as in shared/datasets).
 bench: $(DEPS)
+ifdef DATASET
+	@DATASET="$(DATASET)" node --import tsx bench/rag.bench.ts
+else
 	@for f in bench/*.bench.ts; do node --import tsx "$$f" || exit 1; done
+endif

@@ -1,13 +1,17 @@
 import { parseArgs } from "node:util";
 import { cliContext } from "./context.js";
+import { ASK_USAGE, askCommand } from "./ask.js";
 import { DOCS_USAGE, docsCommand } from "./docs.js";
 import { healthCommand } from "./health.js";
+import { INGEST_USAGE, ingestCommand } from "./ingest.js";
 import { print, reportError, UsageError } from "./output.js";
 
 const USAGE = `rag — command-line client for the RAG mesh (talks gRPC to the running stack)
 
 usage:
   rag health                  every service's grpc.health.v1 status
+  ${INGEST_USAGE}
+  ${ASK_USAGE}
 ${DOCS_USAGE.split("\n").map((l) => `  ${l}`).join("\n")}
 
 options (before the command):
@@ -37,6 +41,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "health":
       return healthCommand(ctx);
+    case "ingest":
+      return ingestCommand(ctx, rest);
+    case "ask":
+      return askCommand(ctx, rest);
     case "docs":
       await docsCommand(ctx, rest);
       return 0;
