@@ -1,4 +1,4 @@
-import { after, before, describe, test } from "node:test";
+import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import {
@@ -10,17 +10,35 @@ import {
   ListChunksRequest,
   ListDocumentsRequest,
   UpdateDocumentRequest,
+  UpdateDocumentStatusRequest,
+  type Chunk,
 } from "#gen/rag/v1/documents.js";
+import { DeleteResponse, RetrievalServiceService, type DeleteRequest } from "#gen/rag/v1/retrieval.js";
 import { connect, type PromiseClient } from "#mesh/client.js";
-import { errorDetails } from "#mesh/errors.js";
+import { errorDetails, UnavailableError } from "#mesh/errors.js";
+import { notImplemented } from "#mesh/handlers.js";
+import { log } from "#mesh/logger.js";
+import { serve, startServer, type RunningServer } from "#mesh/server.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
+import { makeDocx, makePdf } from "./test-fixtures.js";
 
 type Docs = PromiseClient<typeof DocumentsServiceClient.service>;
 
 let pg: TestPostgres;
 let service: ServiceProcess;
+let retrieval: RunningServer;
 const clients: Docs[] = [];
+
+/** What the fake retrieval index was asked to delete, with the tenant each call carried. */
+const deletes: (DeleteRequest & { tenant: string | undefined })[] = [];
+/** When set, the fake index answers every Delete with UNAVAILABLE. */
+let retrievalDown = false;
+
+beforeEach(() => {
+  deletes.length = 0;
+  retrievalDown = false;
+});
 
 function as(tenant: string | undefined): Docs {
   const c = connect(DocumentsServiceClient, "documents", { target: service.address, metadata: tenant ? { "x-tenant-id": tenant } : {} });
@@ -45,10 +63,32 @@ function expectInvalid(err: ServiceError, field: string, pattern: RegExp) {
 
 const create = (p: Partial<CreateDocumentRequest>) => CreateDocumentRequest.fromPartial(p);
 
+const CHUNK_SIZE = 200;
+
 before(async () => {
+  log.silent = true; // the fake index's UNAVAILABLE answers are on purpose; the mesh would log each as an error
+  retrieval = await startServer(
+    [
+      serve(RetrievalServiceService, {
+        async delete(req, ctx) {
+          if (retrievalDown) throw new UnavailableError("index shard offline");
+          deletes.push({ ...req, tenant: ctx.tenantId });
+          return DeleteResponse.fromPartial({ deletedCount: String(req.documentIds.length + req.chunkIds.length) });
+        },
+        ...notImplemented(RetrievalServiceService, "upsert", "search", "getCollection", "listCollections"),
+      }),
+    ],
+    { grpcHost: "127.0.0.1", grpcPort: 0, adminHost: "127.0.0.1", adminPort: 0, defaultDeadlineMs: 10_000, shutdownDelayMs: 0, shutdownGraceMs: 2_000, protoFiles: ["rag/v1/retrieval.proto"] },
+  );
   pg = await startTestPostgres();
   const url = await pg.createDatabase("documents");
-  service = await startServiceProcess("documents", { DATABASE_URL: url, MAX_DOCUMENT_BYTES: "65536" });
+  service = await startServiceProcess("documents", {
+    DATABASE_URL: url,
+    MAX_DOCUMENT_BYTES: "65536",
+    CHUNK_SIZE: String(CHUNK_SIZE),
+    CHUNK_OVERLAP: "40",
+    RAG_ENDPOINTS: `retrieval=127.0.0.1:${retrieval.grpcPort}`,
+  });
 });
 
 after(async () => {
@@ -58,9 +98,51 @@ after(async () => {
     code = await service?.stop();
   } finally {
     await pg?.stop();
+    await retrieval?.shutdown();
   }
   assert.equal(code, 0, "documents exits cleanly on SIGTERM");
 });
+
+/** Every chunk of a document, page by page. */
+async function allChunks(docs: Docs, documentId: string, pageSize = 0): Promise<Chunk[]> {
+  const out: Chunk[] = [];
+  let token = "";
+  for (let pages = 0; pages < 100; pages++) {
+    const page = await docs.listChunks(ListChunksRequest.fromPartial({ documentId, pageSize, pageToken: token }));
+    out.push(...page.chunks);
+    token = page.nextPageToken;
+    if (!token) return out;
+  }
+  assert.fail("ListChunks did not end");
+}
+
+async function text(docs: Docs, documentId: string): Promise<string> {
+  const { document } = await docs.getDocument(GetDocumentRequest.fromPartial({ documentId, includeText: true }));
+  return document!.text;
+}
+
+/** Chunks tile the stored text: each is exactly its slice (code points), in order. */
+function assertChunksMatch(body: string, chunks: Chunk[]) {
+  const points = [...body];
+  chunks.forEach((c, i) => {
+    assert.equal(c.index, i);
+    assert.equal(points.slice(c.startOffset, c.endOffset).join(""), c.text, `chunk ${i} is its slice of the text`);
+    assert.ok([...c.text].length <= CHUNK_SIZE);
+    assert.match(c.chunkId, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(c.contentHash, /^[0-9a-f]{64}$/);
+    assert.ok(c.tokenCount > 0);
+  });
+}
+
+const GUIDE = [
+  "# Handbook",
+  "## Leave",
+  "Everyone gets thirty days of paid leave a year. Unused days carry over to the next year, up to ten days. Ask your manager before you book anything longer than two weeks.",
+  "## Equipment",
+  "New hires get a laptop on day one. Laptops are replaced every three years, or sooner when they break. Return your laptop when you leave the company.",
+  "## Travel",
+  "Book travel through the portal. Economy class for flights under six hours; business class above. Keep every receipt for the expense report.",
+].join("\n\n");
 
 describe("documents over gRPC on Postgres", () => {
   test("create, read back, list, update and delete a markdown document", async () => {
@@ -81,7 +163,9 @@ describe("documents over gRPC on Postgres", () => {
     assert.equal(created.text, "", "text only on request");
 
     const { document: read } = await docs.getDocument(GetDocumentRequest.fromPartial({ documentId: created.documentId, includeText: true }));
-    assert.equal(read?.text, "# Onboarding guide\n\nNew hires get a laptop on day one.", "stored normalised: LF, no trailing spaces");
+    assert.equal(read?.text, "Onboarding guide\n\nNew hires get a laptop on day one.", "stored normalised: LF, no trailing spaces, no markdown syntax");
+    assert.equal(read?.chunkCount, 1);
+    assert.equal(read?.textLength, [...read!.text].length);
     assert.deepEqual(read?.metadata, { team: "people" });
     assert.ok(read?.createTime instanceof Date);
 
@@ -111,7 +195,7 @@ describe("documents over gRPC on Postgres", () => {
     assert.deepEqual(cleared?.metadata, {});
 
     const del = await docs.deleteDocument(DeleteDocumentRequest.fromPartial({ documentId: created.documentId }));
-    assert.equal(del.deletedChunkCount, 0);
+    assert.equal(del.deletedChunkCount, 1);
     const gone = await rejection(docs.getDocument(GetDocumentRequest.fromPartial({ documentId: created.documentId })));
     assert.equal(gone.code, status.NOT_FOUND);
     const twice = await rejection(docs.deleteDocument(DeleteDocumentRequest.fromPartial({ documentId: created.documentId })));
@@ -155,7 +239,11 @@ describe("documents over gRPC on Postgres", () => {
     expectInvalid(await rejection(docs.createDocument(create({ title: "blank", text: "  \n\t " }))), "text", /empty/);
     expectInvalid(await rejection(docs.createDocument(create({ title: "big", text: "x".repeat(65_537) }))), "text", /65537 bytes, over the limit of 65536/);
     expectInvalid(await rejection(docs.createDocument(create({ title: "both", text: "a", content: Buffer.from("b") }))), "text", /not both/);
-    expectInvalid(await rejection(docs.createDocument(create({ content: Buffer.from("%PDF-1.4"), filename: "report.pdf" }))), "content_type", /application\/pdf \(report\.pdf\) is not supported/);
+    expectInvalid(await rejection(docs.createDocument(create({ content: Buffer.from("PK"), filename: "slides.pptx", contentType: "application/vnd.ms-powerpoint" }))), "content_type", /application\/vnd\.ms-powerpoint \(slides\.pptx\) is not supported/);
+    expectInvalid(await rejection(docs.createDocument(create({ content: Buffer.from("%PDF-1.4"), filename: "report.pdf" }))), "content", /report\.pdf is not a valid PDF/);
+    expectInvalid(await rejection(docs.createDocument(create({ content: Buffer.from("PK\u0003\u0004 broken"), filename: "memo.docx" }))), "content", /memo\.docx is not a readable \.docx file/);
+    expectInvalid(await rejection(docs.createDocument(create({ text: "%PDF-1.4", filename: "report.pdf" }))), "text", /binary format; send the file's bytes in content/);
+    expectInvalid(await rejection(docs.createDocument(create({ text: "<html><script>x()</script></html>", filename: "empty.html" }))), "text", /empty\.html is empty after removing whitespace and markup/);
     expectInvalid(await rejection(docs.createDocument(create({ content: Buffer.from([0xff, 0xfe, 0x00]), filename: "x.txt" }))), "content", /not valid UTF-8/);
     expectInvalid(await rejection(docs.createDocument(create({ content: Buffer.from("abc"), filename: "blob" }))), "content_type", /cannot infer/);
     expectInvalid(await rejection(docs.createDocument(create({ title: "t", text: "x", collection: "Bad Name" }))), "collection", /not a valid name/);
@@ -191,6 +279,8 @@ describe("documents over gRPC on Postgres", () => {
       () => b.getDocument(GetDocumentRequest.fromPartial({ documentId: id })),
       () => b.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, title: "pwned" })),
       () => b.deleteDocument(DeleteDocumentRequest.fromPartial({ documentId: id })),
+      () => b.listChunks(ListChunksRequest.fromPartial({ documentId: id })),
+      () => b.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_INDEXED })),
     ]) {
       const err = await rejection(call());
       assert.equal(err.code, status.NOT_FOUND, "another tenant's document does not exist for B");
@@ -200,13 +290,188 @@ describe("documents over gRPC on Postgres", () => {
     const still = await a.getDocument(GetDocumentRequest.fromPartial({ documentId: id }));
     assert.equal(still.document?.title, "A's secret");
     assert.equal(still.document?.version, "1");
+    assert.equal(still.document?.status, DocumentStatus.DOCUMENT_STATUS_PENDING);
+    assert.deepEqual((await allChunks(a, id)).map((c) => c.text), ["the launch is on Friday"], "A still lists its chunks");
+    assert.equal(deletes.length, 0, "B's refused delete never reached the index");
 
     const anonymous = await rejection(as(undefined).getDocument(GetDocumentRequest.fromPartial({ documentId: id })));
     assert.equal(anonymous.code, status.UNAUTHENTICATED);
   });
 
-  test("RPCs of later releases answer UNIMPLEMENTED, not a made-up result", async () => {
-    const err = await rejection(as("acme").listChunks(ListChunksRequest.fromPartial({ documentId: "x" })));
-    assert.equal(err.code, status.UNIMPLEMENTED);
+
+  test("ListChunks pages through a new document's chunks: exact slices, heading paths, real chunk_count", async () => {
+    const docs = as("chunky");
+    const { document } = await docs.createDocument(create({ text: GUIDE, filename: "handbook.md" }));
+    const id = document!.documentId;
+    assert.equal(document?.title, "Handbook");
+    const body = await text(docs, id);
+    assert.ok(!body.includes("#"), "markdown syntax is not part of the text");
+    const paged = await allChunks(docs, id, 1);
+    assert.ok(paged.length >= 3, `several chunks at CHUNK_SIZE=${CHUNK_SIZE}, got ${paged.length}`);
+    assert.equal(document?.chunkCount, paged.length);
+    assertChunksMatch(body, paged);
+    assert.deepEqual(await allChunks(docs, id), paged, "one page or many, the same chunks");
+    assert.deepEqual(
+      [...new Set(paged.map((c) => c.headingPath.join(" > ")))],
+      ["Handbook > Leave", "Handbook > Equipment", "Handbook > Travel"],
+      "every chunk knows its enclosing headings",
+    );
+    assert.ok(paged.every((c) => c.documentId === id));
+
+    expectInvalid(await rejection(docs.listChunks(ListChunksRequest.fromPartial({ documentId: id, pageToken: "bogus" }))), "page_token", /malformed/);
+    expectInvalid(await rejection(docs.listChunks(ListChunksRequest.fromPartial({ documentId: "" }))), "document_id", /required/);
+    const missing = await rejection(docs.listChunks(ListChunksRequest.fromPartial({ documentId: "9d3c6c1e-0000-4000-8000-000000000000" })));
+    assert.equal(missing.code, status.NOT_FOUND);
+
+    // A listing that spans a change of the document is refused rather than mixing two versions.
+    const first = await docs.listChunks(ListChunksRequest.fromPartial({ documentId: id, pageSize: 1 }));
+    await docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, text: `${GUIDE}\n\n## Parking\n\nPark anywhere.` }));
+    const stale = await rejection(docs.listChunks(ListChunksRequest.fromPartial({ documentId: id, pageSize: 1, pageToken: first.nextPageToken })));
+    assert.equal(stale.code, status.ABORTED);
+    assert.match(stale.details, /list its chunks again from the first page/);
+  });
+
+  test("PDF, Word and HTML files become text with their headings; broken files are refused by name", async () => {
+    const docs = as("files");
+    const pdf = await makePdf([
+      { heading: "Getting started", paragraphs: ["Install the agent on every host. It reports to the central server every minute."] },
+      { heading: "Troubleshooting", paragraphs: ["If a host stops reporting, restart the agent. Then check the firewall rules."] },
+    ]);
+    const { document: fromPdf } = await docs.createDocument(create({ content: pdf, filename: "agent-guide.pdf" }));
+    assert.equal(fromPdf?.contentType, "application/pdf");
+    assert.equal(fromPdf?.title, "Getting started", "the first heading names it");
+    const pdfText = await text(docs, fromPdf!.documentId);
+    assert.match(pdfText, /^Getting started\n\nInstall the agent on every host\. It reports to the central server every minute\.\n\nTroubleshooting\n\nIf a host stops reporting/);
+    const pdfChunks = await allChunks(docs, fromPdf!.documentId);
+    assertChunksMatch(pdfText, pdfChunks);
+    assert.deepEqual(pdfChunks.map((c) => c.headingPath), [["Getting started"], ["Troubleshooting"]]);
+
+    const docx = await makeDocx([
+      { heading: 1, text: "Benefits" },
+      { text: "Everyone gets thirty days of leave, ", bold: "paid." },
+      { heading: 2, text: "Dental" },
+      { text: "Dental care is covered in full." },
+    ]);
+    const { document: fromDocx } = await docs.createDocument(create({ content: docx, filename: "benefits.docx" }));
+    assert.equal(fromDocx?.contentType, "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+    assert.equal(fromDocx?.title, "Benefits");
+    assert.equal(await text(docs, fromDocx!.documentId), "Benefits\n\nEveryone gets thirty days of leave, paid.\n\nDental\n\nDental care is covered in full.");
+    assert.deepEqual((await allChunks(docs, fromDocx!.documentId)).map((c) => c.headingPath), [["Benefits"], ["Benefits", "Dental"]]);
+
+    const html = `<!doctype html><html><head><title>Release notes</title><script>trackVisitor()</script><style>p{color:red}</style></head>
+      <body><header><a href="/">Example Corp</a></header><nav><a href="/">Home</a> <a href="/about">About us</a></nav>
+      <main><h1>Version 2.0</h1><p>Faster search &amp; smaller&nbsp;indexes.</p><h2>Fixes</h2><ul><li>Login works again.</li><li>Exports finish.</li></ul></main>
+      <footer>&copy; 2024 Example Corp</footer></body></html>`;
+    const { document: fromHtml } = await docs.createDocument(create({ text: html, filename: "notes.html" }));
+    assert.equal(fromHtml?.title, "Release notes", "<title> names it");
+    assert.equal(await text(docs, fromHtml!.documentId), "Version 2.0\n\nFaster search & smaller\u00A0indexes.\n\nFixes\n\n- Login works again.\n- Exports finish.");
+    assert.deepEqual((await allChunks(docs, fromHtml!.documentId)).map((c) => c.headingPath), [["Version 2.0"], ["Version 2.0", "Fixes"]]);
+
+    expectInvalid(await rejection(docs.createDocument(create({ content: pdf.subarray(0, pdf.length / 2), filename: "torn.pdf" }))), "content", /torn\.pdf /);
+    const locked = await makePdf([{ heading: "Secret", paragraphs: ["Eyes only."] }], { userPassword: "s3cret" });
+    expectInvalid(await rejection(docs.createDocument(create({ content: locked, filename: "locked.pdf" }))), "content", /locked\.pdf is password-protected/);
+    expectInvalid(await rejection(docs.createDocument(create({ content: docx.subarray(0, 100), filename: "torn.docx" }))), "content", /torn\.docx is not a readable \.docx file/);
+    const { documents } = await docs.listDocuments(ListDocumentsRequest.fromPartial({}));
+    assert.equal(documents.length, 3, "nothing stored for the refused files");
+  });
+
+  test("DeleteDocument removes the points from the index first; when the index is down nothing is deleted", async () => {
+    const docs = as("deleter");
+    const { document } = await docs.createDocument(create({ text: GUIDE, filename: "handbook.md", collection: "handbook" }));
+    const id = document!.documentId;
+    const chunks = await allChunks(docs, id);
+
+    retrievalDown = true;
+    const failed = await rejection(docs.deleteDocument(DeleteDocumentRequest.fromPartial({ documentId: id })));
+    assert.equal(failed.code, status.UNAVAILABLE, `got ${status[failed.code]}: ${failed.details}`);
+    assert.match(failed.details, /could not remove document .* from the retrieval index .*the document was not changed/);
+    const still = await docs.getDocument(GetDocumentRequest.fromPartial({ documentId: id }));
+    assert.equal(still.document?.chunkCount, chunks.length);
+    assert.deepEqual(await allChunks(docs, id), chunks, "rows and chunks are untouched");
+
+    retrievalDown = false;
+    const deleted = await docs.deleteDocument(DeleteDocumentRequest.fromPartial({ documentId: id }));
+    assert.equal(deleted.deletedChunkCount, chunks.length);
+    assert.deepEqual(deletes, [{ collection: "handbook", documentIds: [id], chunkIds: [], tenant: "deleter" }], "one Delete, scoped by the caller's tenant");
+    assert.equal((await rejection(docs.getDocument(GetDocumentRequest.fromPartial({ documentId: id })))).code, status.NOT_FOUND);
+    assert.equal((await rejection(docs.listChunks(ListChunksRequest.fromPartial({ documentId: id })))).code, status.NOT_FOUND);
+  });
+
+  test("UpdateDocument re-chunks: unchanged chunks keep their ids, only stale ones leave the index", async () => {
+    const docs = as("editor");
+    const { document } = await docs.createDocument(create({ text: GUIDE, filename: "handbook.md" }));
+    const id = document!.documentId;
+    const before = await allChunks(docs, id);
+    const indexed = await docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_INDEXED, indexedVersion: "1" }));
+    assert.equal(indexed.document?.status, DocumentStatus.DOCUMENT_STATUS_INDEXED);
+
+    const edited = GUIDE.replace("Book travel through the portal.", "Book all travel through the new portal.");
+    retrievalDown = true;
+    const failed = await rejection(docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, text: edited })));
+    assert.equal(failed.code, status.UNAVAILABLE);
+    const unchanged = await docs.getDocument(GetDocumentRequest.fromPartial({ documentId: id }));
+    assert.equal(unchanged.document?.version, "1");
+    assert.equal(unchanged.document?.contentHash, document?.contentHash);
+    assert.equal(unchanged.document?.status, DocumentStatus.DOCUMENT_STATUS_INDEXED);
+    assert.deepEqual(await allChunks(docs, id), before, "a failed update leaves the chunks");
+
+    retrievalDown = false;
+    const { document: updated } = await docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, text: edited }));
+    assert.equal(updated?.version, "2");
+    assert.equal(updated?.status, DocumentStatus.DOCUMENT_STATUS_PENDING, "new chunks wait for indexing");
+    const after = await allChunks(docs, id);
+    assert.equal(updated?.chunkCount, after.length);
+    assertChunksMatch(await text(docs, id), after);
+    const ids = (cs: Chunk[]) => new Set(cs.map((c) => c.chunkId));
+    const travel = (c: Chunk) => c.headingPath.includes("Travel");
+    for (const c of before.filter((c) => !travel(c))) assert.ok(ids(after).has(c.chunkId), `untouched chunk ${c.index} keeps its id`);
+    const stale = before.filter((c) => !ids(after).has(c.chunkId));
+    assert.ok(stale.length > 0 && stale.every(travel), "only the edited section's chunks went stale");
+    assert.deepEqual(deletes, [{ collection: "default", documentIds: [], chunkIds: stale.map((c) => c.chunkId), tenant: "editor" }]);
+
+    // The indexing run of version 1 reports late: too late.
+    const late = await rejection(docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_INDEXED, indexedVersion: "1" })));
+    assert.equal(late.code, status.ABORTED);
+    assert.match(late.details, /version 2: the outcome of indexing version 1 is stale/);
+    await docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_INDEXED, indexedVersion: "2" }));
+
+    // Dropping the last section only removes chunks: nothing new to index, so the document stays searchable.
+    deletes.length = 0;
+    const shorter = edited.slice(0, edited.indexOf("## Travel")).trim();
+    const { document: trimmed } = await docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, text: shorter }));
+    assert.equal(trimmed?.status, DocumentStatus.DOCUMENT_STATUS_INDEXED);
+    const left = await allChunks(docs, id);
+    assert.deepEqual(left, after.filter((c) => !travel(c)), "the other chunks are exactly as they were");
+    assert.deepEqual(deletes.flatMap((d) => d.chunkIds), after.filter(travel).map((c) => c.chunkId));
+
+    // Tags travel with every point in the index: changing them means re-indexing.
+    const { document: tagged } = await docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, tags: ["policy"] }));
+    assert.equal(tagged?.status, DocumentStatus.DOCUMENT_STATUS_PENDING);
+    assert.deepEqual(await allChunks(docs, id), left, "a metadata change keeps the chunks");
+  });
+
+  test("UpdateDocumentStatus records the indexing outcome without a new version", async () => {
+    const docs = as("indexer");
+    const { document } = await docs.createDocument(create({ title: "Notes", text: "Short note." }));
+    const id = document!.documentId;
+    const indexing = await docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_INDEXING }));
+    assert.equal(indexing.document?.status, DocumentStatus.DOCUMENT_STATUS_INDEXING);
+    assert.equal(indexing.document?.indexTime, undefined);
+    const failed = await docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_FAILED, statusMessage: "embeddings: UNAVAILABLE", indexedVersion: "1" }));
+    assert.equal(failed.document?.status, DocumentStatus.DOCUMENT_STATUS_FAILED);
+    assert.equal(failed.document?.statusMessage, "embeddings: UNAVAILABLE");
+    const listed = await docs.listDocuments(ListDocumentsRequest.fromPartial({ status: DocumentStatus.DOCUMENT_STATUS_FAILED }));
+    assert.deepEqual(listed.documents.map((d) => d.documentId), [id]);
+    const done = await docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_INDEXED }));
+    assert.equal(done.document?.status, DocumentStatus.DOCUMENT_STATUS_INDEXED);
+    assert.ok(done.document?.indexTime instanceof Date);
+    assert.equal(done.document?.version, "1", "a status is not a revision");
+
+    for (const bad of [DocumentStatus.DOCUMENT_STATUS_UNSPECIFIED, DocumentStatus.DOCUMENT_STATUS_PENDING]) {
+      expectInvalid(await rejection(docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: bad }))), "status", /INDEXING, DOCUMENT_STATUS_INDEXED or/);
+    }
+    expectInvalid(await rejection(docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_INDEXED, indexedVersion: "-3" }))), "indexed_version", /positive/);
+    const missing = await rejection(docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: "9d3c6c1e-0000-4000-8000-000000000000", status: DocumentStatus.DOCUMENT_STATUS_INDEXED })));
+    assert.equal(missing.code, status.NOT_FOUND);
   });
 });

@@ -1,4 +1,6 @@
 import { DocumentsServiceService } from "#gen/rag/v1/documents.js";
+import { RetrievalServiceClient } from "#gen/rag/v1/retrieval.js";
+import { connect } from "#mesh/client.js";
 import { parseEnv } from "#mesh/config.js";
 import { openDatabase } from "#mesh/postgres.js";
 import { serve } from "#mesh/server.js";
@@ -6,15 +8,25 @@ import { runService } from "#mesh/service.js";
 import { documentsEnvSchema } from "./config.js";
 import { documentsService } from "./handlers.js";
 import { migrations } from "./migrations.js";
+import { retrievalIndex } from "./search-index.js";
 import { DocumentStore } from "./store.js";
 
 await runService("documents", async () => {
   const env = parseEnv(documentsEnvSchema);
   const pool = await openDatabase(env.DATABASE_URL, migrations);
-  const store = new DocumentStore(pool);
+  const retrieval = connect(RetrievalServiceClient, "retrieval");
+  const impl = documentsService({
+    store: new DocumentStore(pool),
+    index: retrievalIndex(retrieval),
+    maxDocumentBytes: env.MAX_DOCUMENT_BYTES,
+    chunking: { size: env.CHUNK_SIZE, overlap: env.CHUNK_OVERLAP },
+  });
   return {
-    services: [serve(DocumentsServiceService, documentsService(store, { maxDocumentBytes: env.MAX_DOCUMENT_BYTES }, DocumentsServiceService))],
+    services: [serve(DocumentsServiceService, impl)],
     ready: async () => void (await pool.query("SELECT 1")),
-    close: () => pool.end(),
+    close: async () => {
+      retrieval.close();
+      await pool.end();
+    },
   };
 });

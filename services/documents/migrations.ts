@@ -35,4 +35,27 @@ export const migrations: Migration[] = [
       CREATE INDEX documents_by_hash ON documents (tenant_id, collection, content_hash);
     `,
   },
+  {
+    id: "0002_chunks",
+    sql: `
+      CREATE TABLE chunks (
+        tenant_id     text    NOT NULL,
+        document_id   uuid    NOT NULL,
+        chunk_index   integer NOT NULL CHECK (chunk_index >= 0),
+        chunk_id      uuid    NOT NULL,
+        text          text    NOT NULL,
+        -- Unicode code points into the document's normalised text: text is exactly body[start_offset, end_offset).
+        start_offset  integer NOT NULL CHECK (start_offset >= 0),
+        end_offset    integer NOT NULL CHECK (end_offset > start_offset),
+        heading_path  text[]  NOT NULL DEFAULT '{}',
+        content_hash  text    NOT NULL,
+        token_count   integer NOT NULL,
+        -- Listing order is document order: the key serves ListChunks pages directly.
+        PRIMARY KEY (tenant_id, document_id, chunk_index),
+        -- Chunk ids derive from the (globally unique) document id, so they are unique too.
+        UNIQUE (tenant_id, chunk_id),
+        FOREIGN KEY (tenant_id, document_id) REFERENCES documents (tenant_id, document_id) ON DELETE CASCADE
+      );
+    `,
+  },
 ];

@@ -8,6 +8,8 @@ export const LIMITS = {
   metadataEntries: 64,
   metadataKey: 64,
   metadataValue: 1024,
+  /** Indexing errors can be long (stack traces); what is kept is cut, not refused. */
+  statusMessage: 2000,
 };
 
 const COLLECTION = /^[a-z0-9_-]{1,64}$/;
@@ -33,6 +35,27 @@ export function title(value: string): string {
   const t = value.trim();
   if ([...t].length > LIMITS.title) throw new InvalidArgumentError("title", `longer than ${LIMITS.title} characters`);
   return t;
+}
+
+/** A title taken from the content (a heading, <title>, PDF info) is cut to the limit rather than refused. */
+export function derivedTitle(value: string | undefined): string {
+  return truncate((value ?? "").trim(), LIMITS.title);
+}
+
+/** An int64 version in a request: "0" (or unset) means "no check". */
+export function optionalVersion(field: string, value: string): string | undefined {
+  if (value === "" || value === "0") return undefined;
+  if (!/^[1-9]\d{0,18}$/.test(value)) throw new InvalidArgumentError(field, `must be a document version (a positive number), got ${value}`);
+  return value;
+}
+
+export function statusMessage(value: string): string {
+  return truncate(value.trim(), LIMITS.statusMessage);
+}
+
+function truncate(value: string, max: number): string {
+  const points = [...value];
+  return points.length <= max ? value : `${points.slice(0, max - 1).join("").trimEnd()}…`;
 }
 
 export function sourceUri(value: string): string {

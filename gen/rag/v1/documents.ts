@@ -200,8 +200,10 @@ export interface Document_MetadataEntry {
  */
 export interface Chunk {
   /**
-   * Identifier of the chunk, unique across all tenants and stable for as long
-   * as the document's body is unchanged. Output only.
+   * Identifier of the chunk, unique across all tenants. Derived from the
+   * document, the chunk's text and how many earlier chunks of the document
+   * have the same text, so a chunk keeps its id when other parts of the body
+   * change. Output only.
    */
   chunkId: string;
   /** Document the chunk belongs to. Output only. */
@@ -232,8 +234,9 @@ export interface Chunk {
   /** Lower-case hex SHA-256 of `text`. Output only. */
   contentHash: string;
   /**
-   * Number of tokens in `text` as counted by the chunker's tokenizer; an
-   * estimate for other models' tokenizers. Output only.
+   * Number of tokens in `text`: an estimate modelled on BPE tokenizers
+   * (about one token per 5 letters of a word, per punctuation mark, and per
+   * CJK character). Output only.
    */
   tokenCount: number;
 }
@@ -3211,11 +3214,17 @@ export const DocumentsServiceService = {
    *
    * Which fields change is decided by `update_mask`; when the mask is empty,
    * every field that is set (non-empty) in the request changes. Replacing the
-   * body re-chunks the document and returns it to DOCUMENT_STATUS_PENDING
-   * until it is re-indexed. Every successful update increments `version`.
+   * body re-chunks the document: chunks whose text is unchanged keep their
+   * `chunk_id`, and the points of chunks that no longer exist are removed from
+   * the retrieval index. The document returns to DOCUMENT_STATUS_PENDING until
+   * it is re-indexed when it has new or moved chunks, or when an attribute
+   * the index carries (title, source_uri, tags, metadata) changes. Every
+   * successful update increments `version`.
    *
    * Errors: NOT_FOUND; INVALID_ARGUMENT for an unknown or immutable mask path;
-   * ABORTED when `expected_version` is set and does not match.
+   * ABORTED when `expected_version` is set and does not match; the retrieval
+   * index's error (e.g. UNAVAILABLE) when stale points cannot be removed, in
+   * which case nothing changes.
    */
   updateDocument: {
     path: "/rag.v1.DocumentsService/UpdateDocument" as const,
@@ -3230,7 +3239,9 @@ export const DocumentsServiceService = {
   },
   /**
    * Deletes a document, its chunks, and its points in the retrieval index.
-   * Deleting a document that does not exist returns NOT_FOUND.
+   * Deleting a document that does not exist returns NOT_FOUND. The points are
+   * removed first: when the retrieval index fails (e.g. UNAVAILABLE), the
+   * call fails with its error and nothing is deleted.
    */
   deleteDocument: {
     path: "/rag.v1.DocumentsService/DeleteDocument" as const,
@@ -3243,7 +3254,11 @@ export const DocumentsServiceService = {
       Buffer.from(DeleteDocumentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteDocumentResponse => DeleteDocumentResponse.decode(value),
   },
-  /** Lists a document's chunks in document order (ascending `index`). */
+  /**
+   * Lists a document's chunks in document order (ascending `index`).
+   * ABORTED when the document changed since the first page was read: list
+   * again from the first page.
+   */
   listChunks: {
     path: "/rag.v1.DocumentsService/ListChunks" as const,
     requestStream: false as const,
@@ -3300,19 +3315,31 @@ export interface DocumentsServiceServer extends UntypedServiceImplementation {
    *
    * Which fields change is decided by `update_mask`; when the mask is empty,
    * every field that is set (non-empty) in the request changes. Replacing the
-   * body re-chunks the document and returns it to DOCUMENT_STATUS_PENDING
-   * until it is re-indexed. Every successful update increments `version`.
+   * body re-chunks the document: chunks whose text is unchanged keep their
+   * `chunk_id`, and the points of chunks that no longer exist are removed from
+   * the retrieval index. The document returns to DOCUMENT_STATUS_PENDING until
+   * it is re-indexed when it has new or moved chunks, or when an attribute
+   * the index carries (title, source_uri, tags, metadata) changes. Every
+   * successful update increments `version`.
    *
    * Errors: NOT_FOUND; INVALID_ARGUMENT for an unknown or immutable mask path;
-   * ABORTED when `expected_version` is set and does not match.
+   * ABORTED when `expected_version` is set and does not match; the retrieval
+   * index's error (e.g. UNAVAILABLE) when stale points cannot be removed, in
+   * which case nothing changes.
    */
   updateDocument: handleUnaryCall<UpdateDocumentRequest, UpdateDocumentResponse>;
   /**
    * Deletes a document, its chunks, and its points in the retrieval index.
-   * Deleting a document that does not exist returns NOT_FOUND.
+   * Deleting a document that does not exist returns NOT_FOUND. The points are
+   * removed first: when the retrieval index fails (e.g. UNAVAILABLE), the
+   * call fails with its error and nothing is deleted.
    */
   deleteDocument: handleUnaryCall<DeleteDocumentRequest, DeleteDocumentResponse>;
-  /** Lists a document's chunks in document order (ascending `index`). */
+  /**
+   * Lists a document's chunks in document order (ascending `index`).
+   * ABORTED when the document changed since the first page was read: list
+   * again from the first page.
+   */
   listChunks: handleUnaryCall<ListChunksRequest, ListChunksResponse>;
   /**
    * Internal: records the outcome of indexing a document. Called by the
@@ -3393,11 +3420,17 @@ export interface DocumentsServiceClient extends Client {
    *
    * Which fields change is decided by `update_mask`; when the mask is empty,
    * every field that is set (non-empty) in the request changes. Replacing the
-   * body re-chunks the document and returns it to DOCUMENT_STATUS_PENDING
-   * until it is re-indexed. Every successful update increments `version`.
+   * body re-chunks the document: chunks whose text is unchanged keep their
+   * `chunk_id`, and the points of chunks that no longer exist are removed from
+   * the retrieval index. The document returns to DOCUMENT_STATUS_PENDING until
+   * it is re-indexed when it has new or moved chunks, or when an attribute
+   * the index carries (title, source_uri, tags, metadata) changes. Every
+   * successful update increments `version`.
    *
    * Errors: NOT_FOUND; INVALID_ARGUMENT for an unknown or immutable mask path;
-   * ABORTED when `expected_version` is set and does not match.
+   * ABORTED when `expected_version` is set and does not match; the retrieval
+   * index's error (e.g. UNAVAILABLE) when stale points cannot be removed, in
+   * which case nothing changes.
    */
   updateDocument(
     request: UpdateDocumentRequest,
@@ -3416,7 +3449,9 @@ export interface DocumentsServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Deletes a document, its chunks, and its points in the retrieval index.
-   * Deleting a document that does not exist returns NOT_FOUND.
+   * Deleting a document that does not exist returns NOT_FOUND. The points are
+   * removed first: when the retrieval index fails (e.g. UNAVAILABLE), the
+   * call fails with its error and nothing is deleted.
    */
   deleteDocument(
     request: DeleteDocumentRequest,
@@ -3433,7 +3468,11 @@ export interface DocumentsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteDocumentResponse) => void,
   ): ClientUnaryCall;
-  /** Lists a document's chunks in document order (ascending `index`). */
+  /**
+   * Lists a document's chunks in document order (ascending `index`).
+   * ABORTED when the document changed since the first page was read: list
+   * again from the first page.
+   */
   listChunks(
     request: ListChunksRequest,
     callback: (error: ServiceError | null, response: ListChunksResponse) => void,

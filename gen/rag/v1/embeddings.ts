@@ -72,13 +72,16 @@ export function embeddingInputTypeToJSON(object: EmbeddingInputType): string {
 /** EmbedRequest lists the texts to embed. */
 export interface EmbedRequest {
   /**
-   * Texts to embed, 1 to 2048 of them, each non-empty. Texts longer than the
-   * model's input limit are truncated by the provider, not rejected.
+   * Texts to embed, 1 to 2048 of them (a deployment may allow fewer), each
+   * with some non-whitespace content and at most the service's length limit
+   * (32768 characters unless configured otherwise). Longer texts are rejected,
+   * not truncated: chunk documents before embedding them.
    */
   texts: string[];
   /**
-   * Model name, e.g. "text-embedding-3-small" or "local-hash-384". Empty
-   * means the service's configured default model.
+   * Model name, e.g. "text-embedding-3-small" or "local-hash-512". Empty
+   * means the service's configured model; a service serves one model, and
+   * any other name is INVALID_ARGUMENT.
    */
   model: string;
   /** What the texts are for. Default: documents. */
@@ -98,12 +101,16 @@ export interface Vector {
 export interface EmbeddingUsage {
   /**
    * Tokens sent to the provider for the texts that were not cached, as
-   * reported by the provider (or estimated by the local embedder).
+   * reported by the provider (the local embedder counts words).
    */
   inputTokens: number;
   /** Texts answered from the embedding cache. */
   cacheHits: number;
-  /** Texts sent to the provider. */
+  /**
+   * Texts not found in the cache, so embedded by the provider (a text that
+   * repeats within one request is sent once but counted at each position);
+   * cache_hits + cache_misses is the number of texts.
+   */
   cacheMisses: number;
 }
 
@@ -550,8 +557,9 @@ export const EmbedResponse: MessageFns<EmbedResponse> = {
  * splits large requests into provider-sized batches, and caches vectors by
  * (model, input type, text) so repeated texts cost nothing.
  *
- * Tenancy: the caller's tenant comes from gRPC metadata and is used for usage
- * accounting and rate limits only; vectors do not depend on it.
+ * Tenancy: the caller's tenant comes from gRPC metadata (required) and is used
+ * for usage accounting, rate limits and to keep each tenant's cache entries
+ * apart; vectors do not depend on it.
  */
 export type EmbeddingsServiceService = typeof EmbeddingsServiceService;
 export const EmbeddingsServiceService = {
@@ -560,8 +568,11 @@ export const EmbeddingsServiceService = {
    * input text, in input order.
    *
    * Errors: INVALID_ARGUMENT for an empty list, an empty text, too many texts,
-   * or an unknown model; UNAVAILABLE or DEADLINE_EXCEEDED when the provider
-   * fails (retryable); RESOURCE_EXHAUSTED when the provider rate-limits.
+   * a text over the length limit, or an unknown model (the field names the
+   * entry, e.g. `texts[3]`); UNAVAILABLE or DEADLINE_EXCEEDED when the provider
+   * fails (retryable); RESOURCE_EXHAUSTED when the provider rate-limits;
+   * FAILED_PRECONDITION when the provider is misconfigured (credentials,
+   * model, or vectors of the wrong dimension).
    */
   embed: {
     path: "/rag.v1.EmbeddingsService/Embed" as const,
@@ -580,8 +591,11 @@ export interface EmbeddingsServiceServer extends UntypedServiceImplementation {
    * input text, in input order.
    *
    * Errors: INVALID_ARGUMENT for an empty list, an empty text, too many texts,
-   * or an unknown model; UNAVAILABLE or DEADLINE_EXCEEDED when the provider
-   * fails (retryable); RESOURCE_EXHAUSTED when the provider rate-limits.
+   * a text over the length limit, or an unknown model (the field names the
+   * entry, e.g. `texts[3]`); UNAVAILABLE or DEADLINE_EXCEEDED when the provider
+   * fails (retryable); RESOURCE_EXHAUSTED when the provider rate-limits;
+   * FAILED_PRECONDITION when the provider is misconfigured (credentials,
+   * model, or vectors of the wrong dimension).
    */
   embed: handleUnaryCall<EmbedRequest, EmbedResponse>;
 }
@@ -592,8 +606,11 @@ export interface EmbeddingsServiceClient extends Client {
    * input text, in input order.
    *
    * Errors: INVALID_ARGUMENT for an empty list, an empty text, too many texts,
-   * or an unknown model; UNAVAILABLE or DEADLINE_EXCEEDED when the provider
-   * fails (retryable); RESOURCE_EXHAUSTED when the provider rate-limits.
+   * a text over the length limit, or an unknown model (the field names the
+   * entry, e.g. `texts[3]`); UNAVAILABLE or DEADLINE_EXCEEDED when the provider
+   * fails (retryable); RESOURCE_EXHAUSTED when the provider rate-limits;
+   * FAILED_PRECONDITION when the provider is misconfigured (credentials,
+   * model, or vectors of the wrong dimension).
    */
   embed(
     request: EmbedRequest,

@@ -304,7 +304,10 @@ export interface UploadedFile {
    * when empty.
    */
   title: string;
-  /** Source URI recorded on the document. Empty means "file:<filename>". */
+  /**
+   * Source URI recorded on the document; re-ingesting a file with the same
+   * source URI updates that document. Empty means "upload://<filename>".
+   */
   sourceUri: string;
   /**
    * Metadata for this file's document, merged over the job's `metadata`

@@ -202,8 +202,10 @@ export interface SearchHit {
   rank: number;
   /**
    * Score used for ranking, higher is better. Hybrid: the reciprocal rank
-   * fusion score sum(1 / (60 + rank_i)) over the retrievers that returned the
-   * point; dense only: equals dense_score; sparse only: equals sparse_score.
+   * fusion score sum(1 / (k + rank_i / w_i)) over the retrievers that
+   * returned the point, where k and the weights w_i are service settings
+   * (with k = 60 and w_i = 1 this is the classic sum(1 / (60 + rank_i)));
+   * dense only: equals dense_score; sparse only: equals sparse_score.
    */
   score: number;
   /**
@@ -259,7 +261,7 @@ export interface Collection {
 
 /** UpsertRequest carries points to write. */
 export interface UpsertRequest {
-  /** Target collection: 1-64 characters of [a-z0-9_-]. Required. */
+  /** Target collection: 1-64 characters of [a-z0-9_-]; empty means "default". */
   collection: string;
   /** Points to insert or replace, 1 to 1000. */
   points: Point[];
@@ -278,7 +280,7 @@ export interface UpsertResponse {
  * document id or its chunk id is listed. At least one id is required.
  */
 export interface DeleteRequest {
-  /** Collection to delete from. Required. */
+  /** Collection to delete from; empty means "default". */
   collection: string;
   /** Remove every point of these documents. */
   documentIds: string[];
@@ -299,7 +301,7 @@ export interface DeleteResponse {
 
 /** SearchRequest is one search in one collection. */
 export interface SearchRequest {
-  /** Collection to search. Required. */
+  /** Collection to search; empty means "default". */
   collection: string;
   /** Query text for sparse (BM25) retrieval. Optional when `vector` is given. */
   query: string;
@@ -340,7 +342,7 @@ export interface SearchResponse {
 
 /** GetCollectionRequest names the collection to read. */
 export interface GetCollectionRequest {
-  /** Collection name. Required. */
+  /** Collection name; empty means "default". */
   collection: string;
 }
 
