@@ -1,6 +1,6 @@
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import {
   CreateDocumentRequest,
   DeleteDocumentRequest,
@@ -14,11 +14,12 @@ import {
   type Chunk,
 } from "#gen/rag/v1/documents.js";
 import { DeleteResponse, RetrievalServiceService, type DeleteRequest } from "#gen/rag/v1/retrieval.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
-import { errorDetails, UnavailableError } from "#mesh/errors.js";
+import type { PromiseClient } from "#mesh/client.js";
+import { UnavailableError } from "#mesh/errors.js";
 import { notImplemented } from "#mesh/handlers.js";
 import { log } from "#mesh/logger.js";
 import { serve, startServer, type RunningServer } from "#mesh/server.js";
+import { expectInvalid, rejection, tenantClients } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { makeDocx, makePdf } from "./test-fixtures.js";
@@ -28,7 +29,8 @@ type Docs = PromiseClient<typeof DocumentsServiceClient.service>;
 let pg: TestPostgres;
 let service: ServiceProcess;
 let retrieval: RunningServer;
-const clients: Docs[] = [];
+const docsClients = tenantClients(DocumentsServiceClient, "documents", () => service.address);
+const as = docsClients.as;
 
 /** What the fake retrieval index was asked to delete, with the tenant each call carried. */
 const deletes: (DeleteRequest & { tenant: string | undefined })[] = [];
@@ -40,26 +42,8 @@ beforeEach(() => {
   retrievalDown = false;
 });
 
-function as(tenant: string | undefined): Docs {
-  const c = connect(DocumentsServiceClient, "documents", { target: service.address, metadata: tenant ? { "x-tenant-id": tenant } : {} });
-  clients.push(c);
-  return c;
-}
 
-async function rejection(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  assert.fail("expected the call to fail");
-}
 
-function expectInvalid(err: ServiceError, field: string, pattern: RegExp) {
-  assert.equal(err.code, status.INVALID_ARGUMENT, `expected INVALID_ARGUMENT, got ${status[err.code]}: ${err.details}`);
-  assert.equal(errorDetails(err).field, field);
-  assert.match(err.details, pattern);
-}
 
 const create = (p: Partial<CreateDocumentRequest>) => CreateDocumentRequest.fromPartial(p);
 
@@ -92,7 +76,7 @@ before(async () => {
 });
 
 after(async () => {
-  clients.forEach((c) => c.close());
+  docsClients.closeAll();
   let code: number | null | undefined;
   try {
     code = await service?.stop();

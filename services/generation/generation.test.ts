@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import {
   FinishReason,
   GenerateRequest,
@@ -14,6 +14,7 @@ import {
 } from "#gen/rag/v1/generation.js";
 import { connect, type PromiseClient } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
+import { rejection } from "#testing/grpc.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { startFakeOpenAI, type FakeOpenAI } from "./fake-openai.js";
 import { NO_ANSWER } from "./provider.js";
@@ -31,14 +32,6 @@ function client(service: ServiceProcess, tenant = "acme"): Generation {
   return c;
 }
 
-async function rejection(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  assert.fail("expected the call to fail");
-}
 
 async function collect(stream: AsyncIterable<GenerateStreamResponse>) {
   const deltas: string[] = [];

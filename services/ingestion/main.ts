@@ -1,10 +1,71 @@
 import { IngestionServiceService } from "#gen/rag/v1/ingestion.js";
-import { allNotImplemented } from "#mesh/handlers.js";
+import { parseEnv } from "#mesh/config.js";
+import { errorFields, log } from "#mesh/logger.js";
+import { openDatabase } from "#mesh/postgres.js";
 import { serve } from "#mesh/server.js";
 import { runService } from "#mesh/service.js";
+import { JobBus } from "./bus.js";
+import { connectClients } from "./clients.js";
+import { ingestionEnvSchema } from "./config.js";
+import { ingestionService } from "./handlers.js";
+import { sweepDeadWorkers, WorkerLease } from "./liveness.js";
+import { migrations } from "./migrations.js";
+import { Notifier } from "./notify.js";
+import { JobRunner } from "./runner.js";
+import { JobStore } from "./store.js";
 
-// The contract is served (health, reflection, every RPC) before its implementation lands: each RPC
-// answers UNIMPLEMENTED rather than a made-up result.
-await runService("ingestion", async () => ({
-  services: [serve(IngestionServiceService, allNotImplemented(IngestionServiceService))],
-}));
+await runService("ingestion", async (base) => {
+  const env = parseEnv(ingestionEnvSchema);
+  const pool = await openDatabase(env.DATABASE_URL, migrations);
+  const lease = await WorkerLease.acquire(env.DATABASE_URL);
+  const store = new JobStore(pool);
+  const bus = new JobBus();
+  const clients = connectClients();
+  const notifier = new Notifier(clients);
+  const runner = new JobRunner(
+    { store, bus, clients, notifier, workerId: lease.workerId },
+    {
+      concurrency: env.INGESTION_CONCURRENCY,
+      itemConcurrency: env.INGESTION_ITEM_CONCURRENCY,
+      maxPendingBytes: env.INGESTION_MAX_PENDING_BYTES,
+      callTimeoutMs: env.INGESTION_CALL_TIMEOUT_MS,
+      embedBatch: env.INGESTION_EMBED_BATCH,
+      model: env.INGESTION_EMBEDDING_MODEL,
+      web: {
+        timeoutMs: env.INGESTION_WEB_TIMEOUT_MS,
+        maxBytes: env.INGESTION_WEB_MAX_BYTES,
+        userAgent: env.INGESTION_WEB_USER_AGENT,
+        allowPrivate: env.INGESTION_WEB_ALLOW_PRIVATE,
+      },
+    },
+  );
+  const sweep = () => sweepDeadWorkers(store, pool, lease, (row) => runner.ended(row));
+  await sweep(); // jobs a crash left behind are FAILED before the first call is taken
+  const sweeper = setInterval(() => void sweep().catch((err) => log.warn("orphan sweep failed", errorFields(err))), env.INGESTION_SWEEP_MS);
+  sweeper.unref();
+
+  return {
+    services: [
+      serve(
+        IngestionServiceService,
+        ingestionService(store, runner, bus, {
+          maxFiles: env.INGESTION_MAX_FILES,
+          maxFileBytes: env.INGESTION_MAX_FILE_BYTES,
+          maxJobBytes: env.INGESTION_MAX_JOB_BYTES,
+          maxActiveJobsPerTenant: env.INGESTION_MAX_ACTIVE_JOBS_PER_TENANT,
+          workerId: lease.workerId,
+          watchPollMs: env.INGESTION_WATCH_POLL_MS,
+        }),
+      ),
+    ],
+    ready: async () => void (await pool.query("SELECT 1")),
+    close: async () => {
+      clearInterval(sweeper);
+      await runner.close(base.SHUTDOWN_GRACE_MS);
+      await notifier.drain();
+      clients.close();
+      await lease.release();
+      await pool.end();
+    },
+  };
+});

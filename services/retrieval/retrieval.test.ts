@@ -5,7 +5,7 @@ import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import {
   DeleteRequest,
   GetCollectionRequest,
@@ -19,6 +19,7 @@ import {
 import { serviceNodeArgs } from "#mesh/catalogue.js";
 import { connect, type PromiseClient } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
+import { rejection } from "#testing/grpc.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 
 type Retrieval = PromiseClient<typeof RetrievalServiceClient.service>;
@@ -33,14 +34,6 @@ function as(tenant: string | undefined): Retrieval {
   return c;
 }
 
-async function rejection(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  assert.fail("expected the call to fail");
-}
 
 async function expectInvalid(p: Promise<unknown>, field: string, pattern?: RegExp): Promise<void> {
   const err = await rejection(p);

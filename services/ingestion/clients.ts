@@ -1,0 +1,29 @@
+import { DocumentsServiceClient } from "#gen/rag/v1/documents.js";
+import { EmbeddingsServiceClient } from "#gen/rag/v1/embeddings.js";
+import { NotificationsServiceClient } from "#gen/rag/v1/notifications.js";
+import { RetrievalServiceClient } from "#gen/rag/v1/retrieval.js";
+import { connect, type CallOptions, type PromiseClient } from "#mesh/client.js";
+import { REQUEST_ID_KEY, TENANT_KEY } from "#mesh/context.js";
+
+/** The services a job calls. Jobs run outside any inbound call, so each call names its tenant itself. */
+export interface Clients {
+  documents: PromiseClient<typeof DocumentsServiceClient.service>;
+  embeddings: PromiseClient<typeof EmbeddingsServiceClient.service>;
+  retrieval: PromiseClient<typeof RetrievalServiceClient.service>;
+  notifications: PromiseClient<typeof NotificationsServiceClient.service>;
+}
+
+export function connectClients(): Clients & { close(): void } {
+  const clients: Clients = {
+    documents: connect(DocumentsServiceClient, "documents"),
+    embeddings: connect(EmbeddingsServiceClient, "embeddings"),
+    retrieval: connect(RetrievalServiceClient, "retrieval"),
+    notifications: connect(NotificationsServiceClient, "notifications"),
+  };
+  return { ...clients, close: () => Object.values(clients).forEach((c) => c.close()) };
+}
+
+/** Options for one outbound call of a job: its tenant, the job id as request id (log correlation), a budget. */
+export function jobCallOptions(tenant: string, jobId: string, deadlineMs: number, signal?: AbortSignal): CallOptions {
+  return { deadlineMs, signal, metadata: { [TENANT_KEY]: tenant, [REQUEST_ID_KEY]: jobId } };
+}

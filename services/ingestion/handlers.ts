@@ -1,0 +1,99 @@
+import type { IngestionServiceService } from "#gen/rag/v1/ingestion.js";
+import { requireTenant } from "#mesh/context.js";
+import { InvalidArgumentError, NotFoundError, ResourceExhaustedError } from "#mesh/errors.js";
+import type { ServiceImpl } from "#mesh/handlers.js";
+import { log } from "#mesh/logger.js";
+import { decodePageToken, encodePageToken, pageSize } from "#mesh/pagination.js";
+import type { JobBus } from "./bus.js";
+import { stateFromProto, toJob } from "./convert.js";
+import type { JobRunner } from "./runner.js";
+import type { JobStore } from "./store.js";
+import { validateStartJob, type StartLimits } from "./validate.js";
+import { watchJob } from "./watch.js";
+
+type Impl = ServiceImpl<typeof IngestionServiceService>;
+
+export interface IngestionOptions extends StartLimits {
+  maxActiveJobsPerTenant: number;
+  workerId: string;
+  watchPollMs: number;
+}
+
+// Ids are UUIDs; anything else cannot name a job, so it is reported as not found.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function jobId(value: string): string {
+  const id = value.trim();
+  if (id === "") throw new InvalidArgumentError("job_id", "required");
+  return id;
+}
+
+export function ingestionService(store: JobStore, runner: JobRunner, bus: JobBus, opts: IngestionOptions): Impl {
+  const find = async (tenant: string, id: string) => {
+    const row = UUID.test(id) ? await store.get(tenant, id) : undefined;
+    if (!row) throw new NotFoundError("job", id);
+    return row;
+  };
+
+  return {
+    async startJob(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const spec = validateStartJob(req, opts);
+      const existing = await store.findByRequestId(tenant, spec.requestId);
+      if (existing) return { job: toJob(existing) };
+      const active = await store.countActive(tenant);
+      if (active >= opts.maxActiveJobsPerTenant) {
+        throw new ResourceExhaustedError(`tenant ${tenant} already has ${active} jobs queued or running (limit ${opts.maxActiveJobsPerTenant}); wait for one to end`);
+      }
+      const release = runner.reserve(spec.uploadBytes);
+      try {
+        const { row, created } = await store.insert(tenant, spec, opts.workerId);
+        if (!created) {
+          release(); // a concurrent StartJob with the same request id won
+          return { job: toJob(row) };
+        }
+        runner.enqueue(tenant, row.job_id, spec, release);
+        log.info("job queued", { job_id: row.job_id, source: req.source?.kind?.$case, collection: spec.collection });
+        return { job: toJob(row) };
+      } catch (err) {
+        release();
+        throw err;
+      }
+    },
+
+    async getJob(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const row = await find(tenant, jobId(req.jobId));
+      return { job: toJob(row, await store.itemErrors(tenant, row.job_id)) };
+    },
+
+    async listJobs(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const collection = req.collection.trim();
+      const filter = { state: stateFromProto(req.state), collection };
+      const limit = pageSize(req.pageSize, { default: 50, max: 1000 });
+      const after = decodePageToken<{ seq: string }>(req.pageToken, filter);
+      if (after && !/^\d+$/.test(String(after.seq))) throw new InvalidArgumentError("page_token", "malformed; pass next_page_token from the previous response unchanged");
+      const { rows, more } = await store.list(tenant, filter, limit, after?.seq);
+      return {
+        jobs: rows.map((r) => toJob(r)),
+        nextPageToken: more ? encodePageToken({ seq: rows[rows.length - 1]!.seq }, filter) : "",
+      };
+    },
+
+    async cancelJob(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const id = jobId(req.jobId);
+      const row = UUID.test(id) ? await runner.cancel(tenant, id) : undefined;
+      if (!row) throw new NotFoundError("job", id);
+      return { job: toJob(row) };
+    },
+
+    async *watchJob(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const id = jobId(req.jobId);
+      if (!UUID.test(id)) throw new NotFoundError("job", id);
+      yield* watchJob(store, bus, tenant, id, ctx.signal, { pollMs: opts.watchPollMs });
+    },
+  };
+}

@@ -1,0 +1,158 @@
+import { IngestionMode, JobSource, type StartJobRequest, type UploadedFile, type WebCrawlSource } from "#gen/rag/v1/ingestion.js";
+import { InvalidArgumentError, UnimplementedError } from "#mesh/errors.js";
+import type { NewJob, QualitySettings } from "./store.js";
+
+export interface StartLimits {
+  maxFiles: number;
+  maxFileBytes: number;
+  maxJobBytes: number;
+}
+
+/** A validated StartJob: what is stored (redacted) and what the runner needs (the source with its bytes). */
+export interface JobSpec extends NewJob {
+  /** The source as given, file bytes included; held in memory only. */
+  fullSource: JobSource;
+  /** Bytes of uploaded files, held in memory until the job ends. */
+  uploadBytes: number;
+}
+
+export const DEFAULT_MIN_TEXT_LENGTH = 20;
+export const WEB_DEFAULTS = { maxPages: 100, maxPagesLimit: 10_000, maxDepth: 2, startUrls: 100 };
+
+const COLLECTION = /^[a-z0-9_-]{1,64}$/;
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
+const LIMITS = { displayName: 200, requestId: 128, tags: 50, tagLength: 64, metadataEntries: 64, metadataKey: 64, metadataValue: 1024, filename: 255, title: 1000, uri: 2048 };
+
+export function validateStartJob(req: StartJobRequest, limits: StartLimits): JobSpec {
+  const collection = req.collection === "" ? "default" : req.collection;
+  if (!COLLECTION.test(collection)) throw new InvalidArgumentError("collection", `${JSON.stringify(req.collection)} is not a valid name: 1-64 characters of a-z, 0-9, "_" and "-"`);
+  if ([...req.displayName].length > LIMITS.displayName) throw new InvalidArgumentError("display_name", `longer than ${LIMITS.displayName} characters`);
+  if (req.requestId.length > LIMITS.requestId) throw new InvalidArgumentError("request_id", `longer than ${LIMITS.requestId} characters`);
+  const tags = validTags(req.tags);
+  const metadata = validMetadata("metadata", req.metadata);
+  const qualityOptions = validQuality(req);
+
+  const kind = req.source?.kind;
+  if (!kind) throw new InvalidArgumentError("source", "required: set exactly one connector (files, web_crawl, sql or http_api)");
+  const streaming = req.mode === IngestionMode.INGESTION_MODE_STREAMING;
+  if (streaming && kind.$case === "files") throw new InvalidArgumentError("mode", "streaming mode is not allowed for the files connector");
+  if (!streaming && req.pollIntervalSeconds !== 0) throw new InvalidArgumentError("poll_interval_seconds", "must be 0 in batch mode");
+
+  let uploadBytes = 0;
+  let stored: JobSource;
+  switch (kind.$case) {
+    case "files":
+      uploadBytes = validFiles(kind.value.files, limits);
+      stored = { kind: { $case: "files", value: { files: kind.value.files.map(withoutBytes) } } };
+      break;
+    case "webCrawl":
+      validWebCrawl(kind.value);
+      stored = { kind };
+      break;
+    case "sql":
+      throw new UnimplementedError("the SQL connector (source.sql)");
+    case "httpApi":
+      throw new UnimplementedError("the HTTP/JSON API connector (source.http_api)");
+  }
+  // Streaming re-reads a source on a schedule; this release runs batch jobs only.
+  if (streaming) throw new UnimplementedError("streaming mode (mode = INGESTION_MODE_STREAMING)");
+
+  return {
+    collection,
+    displayName: req.displayName,
+    source: JobSource.toJSON(stored),
+    fullSource: req.source!,
+    mode: "BATCH",
+    pollIntervalSeconds: 0,
+    tags,
+    metadata,
+    qualityOptions,
+    requestId: req.requestId,
+    uploadBytes,
+  };
+}
+
+function validQuality(req: StartJobRequest): QualitySettings {
+  const min = req.qualityOptions?.minTextLength ?? 0;
+  if (min < 0) throw new InvalidArgumentError("quality_options.min_text_length", "must not be negative");
+  return { minTextLength: min === 0 ? DEFAULT_MIN_TEXT_LENGTH : min, keepDuplicates: req.qualityOptions?.keepDuplicates ?? false };
+}
+
+function validFiles(files: UploadedFile[], limits: StartLimits): number {
+  const field = "source.files.files";
+  if (files.length === 0) throw new InvalidArgumentError(field, "at least one file is required");
+  if (files.length > limits.maxFiles) throw new InvalidArgumentError(field, `at most ${limits.maxFiles} files per job, got ${files.length}; split them over several jobs`);
+  let total = 0;
+  const uris = new Map<string, number>();
+  files.forEach((f, i) => {
+    const at = `${field}[${i}]`;
+    const name = f.filename.trim();
+    if (name === "") throw new InvalidArgumentError(`${at}.filename`, "required (it names the item and implies the content type)");
+    if (name.length > LIMITS.filename) throw new InvalidArgumentError(`${at}.filename`, `longer than ${LIMITS.filename} characters`);
+    if (f.content.length > limits.maxFileBytes) {
+      throw new InvalidArgumentError(`${at}.content`, `${JSON.stringify(name)} is ${f.content.length} bytes, over the limit of ${limits.maxFileBytes} bytes per file`);
+    }
+    if ([...f.title].length > LIMITS.title) throw new InvalidArgumentError(`${at}.title`, `longer than ${LIMITS.title} characters`);
+    if (f.sourceUri.length > LIMITS.uri) throw new InvalidArgumentError(`${at}.source_uri`, `longer than ${LIMITS.uri} characters`);
+    validMetadata(`${at}.metadata`, f.metadata);
+    const uri = fileSourceUri(f);
+    const earlier = uris.get(uri);
+    if (earlier !== undefined) throw new InvalidArgumentError(`${at}.source_uri`, `${JSON.stringify(uri)} is also the source of files[${earlier}]; each file of a job needs its own`);
+    uris.set(uri, i);
+    total += f.content.length;
+  });
+  if (total > limits.maxJobBytes) throw new InvalidArgumentError(field, `the files total ${total} bytes, over the limit of ${limits.maxJobBytes} bytes per job; split them over several jobs`);
+  return total;
+}
+
+/** The document's source URI for an uploaded file: the given one, or `upload://<filename>`. */
+export function fileSourceUri(f: Pick<UploadedFile, "sourceUri" | "filename">): string {
+  return f.sourceUri.trim() || `upload://${f.filename.trim()}`;
+}
+
+function withoutBytes(f: UploadedFile): UploadedFile {
+  return { ...f, content: Buffer.alloc(0), sizeBytes: String(f.content.length) };
+}
+
+function validWebCrawl(w: WebCrawlSource): void {
+  const field = "source.web_crawl";
+  if (w.startUrls.length === 0) throw new InvalidArgumentError(`${field}.start_urls`, "at least one start URL is required");
+  if (w.startUrls.length > WEB_DEFAULTS.startUrls) throw new InvalidArgumentError(`${field}.start_urls`, `at most ${WEB_DEFAULTS.startUrls} start URLs, got ${w.startUrls.length}`);
+  w.startUrls.forEach((raw, i) => {
+    const at = `${field}.start_urls[${i}]`;
+    if (raw.length > LIMITS.uri) throw new InvalidArgumentError(at, `longer than ${LIMITS.uri} characters`);
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new InvalidArgumentError(at, `${JSON.stringify(raw)} is not an absolute URL`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new InvalidArgumentError(at, `only http and https URLs can be crawled, got ${url.protocol}`);
+    if (url.username || url.password) throw new InvalidArgumentError(at, "URLs with credentials are not accepted");
+  });
+  if (w.maxPages < 0) throw new InvalidArgumentError(`${field}.max_pages`, "must not be negative");
+  if (w.maxPages > WEB_DEFAULTS.maxPagesLimit) throw new InvalidArgumentError(`${field}.max_pages`, `at most ${WEB_DEFAULTS.maxPagesLimit}`);
+  if (w.maxDepth !== undefined && w.maxDepth < 0) throw new InvalidArgumentError(`${field}.max_depth`, "must not be negative");
+  w.allowedDomains.forEach((d, i) => {
+    if (!HOSTNAME.test(d.trim().toLowerCase())) throw new InvalidArgumentError(`${field}.allowed_domains[${i}]`, `${JSON.stringify(d)} is not a host name`);
+  });
+}
+
+function validTags(values: string[]): string[] {
+  const out = [...new Set(values.map((t) => t.trim()))];
+  if (out.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${out.length}`);
+  for (const t of out) {
+    if (t.length === 0 || t.length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
+  }
+  return out;
+}
+
+function validMetadata(field: string, values: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(values);
+  if (entries.length > LIMITS.metadataEntries) throw new InvalidArgumentError(field, `at most ${LIMITS.metadataEntries} entries, got ${entries.length}`);
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > LIMITS.metadataKey) throw new InvalidArgumentError(field, `keys must be 1-${LIMITS.metadataKey} characters, got ${JSON.stringify(k)}`);
+    if (v.length > LIMITS.metadataValue) throw new InvalidArgumentError(`${field}.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
+  }
+  return Object.fromEntries(entries);
+}

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceName } from "#mesh/catalogue.js";
+import { connect, type GeneratedClient, type PromiseClient } from "#mesh/client.js";
+import { errorDetails } from "#mesh/errors.js";
+import type { AnyServiceDefinition } from "#mesh/handlers.js";
+
+/** The error a call failed with; fails the test if it succeeded. */
+export async function rejection(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  assert.fail("expected the call to fail");
+}
+
+/** INVALID_ARGUMENT that names `field` (in the message and the error details) and says `pattern`. */
+export function expectInvalid(err: ServiceError, field: string, pattern: RegExp): void {
+  assert.equal(err.code, status.INVALID_ARGUMENT, `expected INVALID_ARGUMENT, got ${status[err.code]}: ${err.details}`);
+  assert.equal(errorDetails(err).field, field);
+  assert.match(err.details, pattern);
+}
+
+/**
+ * Clients of one service acting as a given tenant (`undefined`: no tenant at all), all closed by
+ * `closeAll()`. The address is read at call time, so it can come from a `before` hook.
+ */
+export function tenantClients<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>, name: ServiceName, address: () => string) {
+  const open: PromiseClient<D>[] = [];
+  return {
+    as(tenant: string | undefined): PromiseClient<D> {
+      const c = connect(ctor, name, { target: address(), metadata: tenant ? { "x-tenant-id": tenant } : {} });
+      open.push(c);
+      return c;
+    },
+    closeAll(): void {
+      open.splice(0).forEach((c) => c.close());
+    },
+  };
+}
