@@ -2,31 +2,17 @@
 import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { AskState, QueryServiceClient, type GetAskResultResponse } from "#gen/rag/v1/query.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
+import type { PromiseClient } from "#mesh/client.js";
+import { rejection, tenantClients } from "#testing/grpc.js";
 
 export type Query = PromiseClient<typeof QueryServiceClient.service>;
 
 /** Clients to a query service at `address`, one per tenant (undefined: no tenant); closeAll() ends them. */
 export function queryClients(address: () => string) {
-  const open: Query[] = [];
-  return {
-    as(tenant: string | undefined): Query {
-      const c = connect(QueryServiceClient, "query", { target: address(), metadata: tenant ? { "x-tenant-id": tenant } : {} });
-      open.push(c);
-      return c;
-    },
-    closeAll: () => open.splice(0).forEach((c) => c.close()),
-  };
+  return tenantClients(QueryServiceClient, "query", address);
 }
 
-export async function rejection(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  assert.fail("expected the call to fail");
-}
+export { rejection };
 
 export function expectCode(err: ServiceError, code: status, pattern?: RegExp): void {
   assert.equal(err.code, code, `expected ${status[code]}, got ${status[err.code]}: ${err.details}`);
