@@ -242,6 +242,7 @@ export class FakeEmbeddings {
 
 export class FakeRetrieval {
   readonly upserts: Recorded<{ collection: string; points: Point[] }>[] = [];
+  readonly deletes: Recorded<{ collection: string; documentIds: string[]; chunkIds: string[] }>[] = [];
 
   pointsOf(tenant: string): Point[] {
     return this.upserts.filter((u) => u.tenant === tenant).flatMap((u) => u.request.points);
@@ -254,7 +255,12 @@ export class FakeRetrieval {
         this.upserts.push({ tenant, request: { collection: req.collection, points: req.points } });
         return { upsertedCount: req.points.length, collectionVersion: String(this.upserts.length) };
       },
-      ...notImplemented(RetrievalServiceService, "delete", "search", "getCollection", "listCollections"),
+      delete: async (req, ctx) => {
+        const tenant = requireTenant(ctx);
+        this.deletes.push({ tenant, request: { collection: req.collection, documentIds: req.documentIds, chunkIds: req.chunkIds } });
+        return { deletedCount: String(req.chunkIds.length + req.documentIds.length), collectionVersion: String(this.upserts.length + this.deletes.length) };
+      },
+      ...notImplemented(RetrievalServiceService, "search", "getCollection", "listCollections"),
     });
   }
 }

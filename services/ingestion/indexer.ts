@@ -1,7 +1,7 @@
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { DocumentStatus, ListChunksRequest, UpdateDocumentStatusRequest, type Chunk, type Document } from "#gen/rag/v1/documents.js";
 import { EmbeddingInputType, EmbedRequest } from "#gen/rag/v1/embeddings.js";
-import { UpsertRequest } from "#gen/rag/v1/retrieval.js";
+import { DeleteRequest, UpsertRequest } from "#gen/rag/v1/retrieval.js";
 import type { CallOptions } from "#mesh/client.js";
 import type { Clients } from "./clients.js";
 import type { StageName } from "./convert.js";
@@ -89,6 +89,7 @@ export async function indexChunks(doc: Document, chunks: Chunk[], documentTime: 
   const status = (st: DocumentStatus, message = "") =>
     s.clients.documents.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: doc.documentId, status: st, statusMessage: message, indexedVersion: doc.version }), s.call());
   await tagged("INDEX", status(DocumentStatus.DOCUMENT_STATUS_INDEXING));
+  const upserted: string[] = [];
   try {
     for (let i = 0; i < chunks.length; i += s.embedBatch) {
       const batch = chunks.slice(i, i + s.embedBatch);
@@ -110,12 +111,35 @@ export async function indexChunks(doc: Document, chunks: Chunk[], documentTime: 
         documentTime: documentTime ?? doc.createTime,
       }));
       await tagged("INDEX", s.clients.retrieval.upsert(UpsertRequest.fromPartial({ collection: doc.collection, points }), s.call()));
+      upserted.push(...batch.map((c) => c.chunkId));
     }
     await tagged("INDEX", status(DocumentStatus.DOCUMENT_STATUS_INDEXED));
   } catch (err) {
     // Best effort: the item error is what matters; the document keeps saying why it is not searchable.
+    await removeStalePoints(doc, upserted, s).catch(() => undefined);
     await status(DocumentStatus.DOCUMENT_STATUS_FAILED, describeError(err).slice(0, 1000)).catch(() => undefined);
     throw err;
   }
   return chunks.length;
+}
+
+/**
+ * After a failed run, the points it wrote must not outlive their chunks: the document may have been
+ * updated (stale chunk ids; documents then refuses INDEXED with ABORTED) or deleted while we indexed, and
+ * documents only removed the points that existed when it changed.
+ */
+async function removeStalePoints(doc: Document, upserted: string[], s: IndexSettings): Promise<void> {
+  if (upserted.length === 0) return;
+  let current: Set<string>;
+  try {
+    current = new Set((await listAllChunks(doc.documentId, s)).map((c) => c.chunkId));
+  } catch (err) {
+    if ((err as StageError).cause && ((err as StageError).cause as { code?: number }).code === grpcStatus.NOT_FOUND) {
+      await s.clients.retrieval.delete(DeleteRequest.fromPartial({ collection: doc.collection, documentIds: [doc.documentId] }), s.call());
+      return;
+    }
+    throw err;
+  }
+  const stale = upserted.filter((id) => !current.has(id));
+  if (stale.length > 0) await s.clients.retrieval.delete(DeleteRequest.fromPartial({ collection: doc.collection, chunkIds: stale }), s.call());
 }

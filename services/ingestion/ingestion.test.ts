@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { DocumentStatus, type UpdateDocumentStatusRequest, type UpdateDocumentRequest } from "#gen/rag/v1/documents.js";
+import { DocumentStatus, DocumentsServiceClient, ListChunksRequest, ListDocumentsRequest, UpdateDocumentRequest, type UpdateDocumentStatusRequest } from "#gen/rag/v1/documents.js";
 import {
   IngestionMode,
   IngestionServiceClient,
@@ -287,6 +287,35 @@ describe("ingestion over gRPC", () => {
     } finally {
       fakes.embeddings.hold = undefined;
       release?.();
+    }
+  });
+
+  test("a document changed while it is being indexed leaves no stale points in the index", async () => {
+    const tenant = "race";
+    let entered!: () => void;
+    const reached = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    fakes.embeddings.hold = { tenant, entered, release: new Promise<void>((r) => (release = r)) };
+    const docs = connect(DocumentsServiceClient, "documents", { target: fakes.endpoints.split(",")[0]!.split("=")[1]!, metadata: { "x-tenant-id": tenant } });
+    try {
+      const running = runToEnd(as(tenant), filesJob([file("race.md", `${NOTES}\n\nA second paragraph that will change.`)]));
+      await reached;
+      // Someone replaces the body while ingestion embeds the old chunks.
+      const [doc] = (await docs.listDocuments(ListDocumentsRequest.fromPartial({}))).documents;
+      const before = (await docs.listChunks(ListChunksRequest.fromPartial({ documentId: doc!.documentId, pageSize: 100 }))).chunks.map((c) => c.chunkId);
+      await docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: doc!.documentId, content: Buffer.from("# Notes\n\nEntirely new text."), updateMask: ["content"] }));
+      const after = new Set((await docs.listChunks(ListChunksRequest.fromPartial({ documentId: doc!.documentId, pageSize: 100 }))).chunks.map((c) => c.chunkId));
+      release();
+      const job = await running;
+      assert.equal(Number(job.progress?.itemsFailed), 1, "indexing a version that no longer exists fails the item");
+      const stale = before.filter((id) => !after.has(id));
+      assert.ok(stale.length > 0);
+      const deleted = new Set(fakes.retrieval.deletes.filter((d) => d.tenant === tenant).flatMap((d) => d.request.chunkIds));
+      for (const id of stale) assert.ok(deleted.has(id), `the point written for stale chunk ${id} was removed`);
+    } finally {
+      fakes.embeddings.hold = undefined;
+      release?.();
+      docs.close();
     }
   });
 

@@ -3165,9 +3165,9 @@ export const DocumentsServiceService = {
    * it, and returns the document with status DOCUMENT_STATUS_PENDING until it
    * has been indexed for search.
    *
-   * Errors: INVALID_ARGUMENT when both or neither of `text` and `content` are
-   * given, when the content type is unsupported or cannot be inferred, or when
-   * the content cannot be parsed; RESOURCE_EXHAUSTED when the body exceeds the
+   * Errors: INVALID_ARGUMENT, naming the field, when both or neither of `text`
+   * and `content` are given, when the content type is unsupported or cannot be
+   * inferred, when the content cannot be parsed, or when the body exceeds the
    * configured maximum size. Nothing is stored when the call fails.
    */
   createDocument: {
@@ -3293,9 +3293,9 @@ export interface DocumentsServiceServer extends UntypedServiceImplementation {
    * it, and returns the document with status DOCUMENT_STATUS_PENDING until it
    * has been indexed for search.
    *
-   * Errors: INVALID_ARGUMENT when both or neither of `text` and `content` are
-   * given, when the content type is unsupported or cannot be inferred, or when
-   * the content cannot be parsed; RESOURCE_EXHAUSTED when the body exceeds the
+   * Errors: INVALID_ARGUMENT, naming the field, when both or neither of `text`
+   * and `content` are given, when the content type is unsupported or cannot be
+   * inferred, when the content cannot be parsed, or when the body exceeds the
    * configured maximum size. Nothing is stored when the call fails.
    */
   createDocument: handleUnaryCall<CreateDocumentRequest, CreateDocumentResponse>;
@@ -3356,9 +3356,9 @@ export interface DocumentsServiceClient extends Client {
    * it, and returns the document with status DOCUMENT_STATUS_PENDING until it
    * has been indexed for search.
    *
-   * Errors: INVALID_ARGUMENT when both or neither of `text` and `content` are
-   * given, when the content type is unsupported or cannot be inferred, or when
-   * the content cannot be parsed; RESOURCE_EXHAUSTED when the body exceeds the
+   * Errors: INVALID_ARGUMENT, naming the field, when both or neither of `text`
+   * and `content` are given, when the content type is unsupported or cannot be
+   * inferred, when the content cannot be parsed, or when the body exceeds the
    * configured maximum size. Nothing is stored when the call fails.
    */
   createDocument(
