@@ -143,8 +143,8 @@ export interface Subscription {
   /** Whether deliveries are made. Output only. */
   state: SubscriptionState;
   /**
-   * Why the subscription was disabled, e.g. "20 consecutive failed
-   * attempts (last: HTTP 500)"; empty when active. Output only.
+   * Why the subscription was disabled, e.g. "disabled after 20 consecutive
+   * failed attempts; last error: HTTP 500"; empty when active. Output only.
    */
   disabledReason: string;
   /**
@@ -168,7 +168,7 @@ export interface Subscription {
 /** Delivery is one attempt to deliver one event to one subscription. */
 export interface Delivery {
   /**
-   * Server-assigned identifier, also sent as `X-Rag-Delivery`; all attempts
+   * Server-assigned identifier, also sent as `webhook-id`; all attempts
    * of one event to one subscription share it. Output only.
    */
   deliveryId: string;
@@ -2159,15 +2159,18 @@ export const PublishResponse: MessageFns<PublishResponse> = {
  * Services publish events (internal Publish RPC); every active subscription
  * of the event's tenant whose event types match gets a delivery: an HTTP
  * POST of the JSON body
- *   {"id": <event_id>, "type": <event_type>, "tenant_id": ..., "time":
- *   <RFC 3339>, "data": <payload>}
- * with headers `X-Rag-Event` (event type), `X-Rag-Delivery` (delivery id),
- * `X-Rag-Timestamp` (Unix seconds) and `X-Rag-Signature`
- * ("sha256=" + lower-case hex HMAC-SHA256 over "<timestamp>.<raw body>",
- * keyed with the subscription secret). A 2xx response within 10 seconds is
- * success; anything else is retried with exponential backoff (about 30 s,
- * 2 min, 10 min, 1 h, 6 h; 6 attempts in all; configurable). After 20 failed
- * attempts in a row (configurable) the subscription is disabled.
+ *   {"id": <event_id>, "type": <event_type>, "tenant": <tenant_id>,
+ *   "created": <occur_time, RFC 3339>, "data": <payload>}
+ * signed the Standard Webhooks way (https://www.standardwebhooks.com):
+ * headers `webhook-id` (the delivery id), `webhook-timestamp` (Unix
+ * seconds) and `webhook-signature` ("v1," + base64 HMAC-SHA256 over
+ * "<webhook-id>.<webhook-timestamp>.<raw body>", keyed with the UTF-8 bytes
+ * of the subscription secret), plus `content-type: application/json`. A 2xx
+ * response within 10 seconds is success; anything else is retried with
+ * exponential backoff and full jitter (30 s base, x4 per attempt, at most
+ * 6 h; 6 attempts in all; configurable). After 20 failed attempts in a row
+ * (configurable) the subscription is disabled. Deliveries to loopback or
+ * private addresses are refused unless the deployment allows them.
  *
  * Event types: "document.ingested", "document.deleted",
  * "ingestion.job.finished", "ingestion.job.failed".
