@@ -26,7 +26,7 @@ typecheck: $(DEPS)
 	npx tsc -p tsconfig.json
 
 test: typecheck
-	LOG_LEVEL=$${LOG_LEVEL:-error} node --import tsx --test --test-timeout=180000 $(TEST_FILES)
+	LOG_LEVEL=$${LOG_LEVEL:-error} node --import tsx --test --test-timeout=900000 $(TEST_FILES)
 
 proto: $(DEPS)
 	bash scripts/gen-proto.sh

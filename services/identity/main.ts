@@ -1,10 +1,29 @@
 import { IdentityServiceService } from "#gen/rag/v1/identity.js";
-import { allNotImplemented } from "#mesh/handlers.js";
+import { parseEnv } from "#mesh/config.js";
+import { openDatabase } from "#mesh/postgres.js";
 import { serve } from "#mesh/server.js";
 import { runService } from "#mesh/service.js";
+import { Authenticator } from "./authenticate.js";
+import { bootstrap } from "./bootstrap.js";
+import { identityEnvSchema } from "./config.js";
+import { identityService } from "./handlers.js";
+import { migrations } from "./migrations.js";
+import { TokenSigner } from "./signing.js";
+import { IdentityStore } from "./store.js";
 
-// The contract is served (health, reflection, every RPC) before its implementation lands: each RPC
-// answers UNIMPLEMENTED rather than a made-up result.
-await runService("identity", async () => ({
-  services: [serve(IdentityServiceService, allNotImplemented(IdentityServiceService))],
-}));
+await runService("identity", async () => {
+  const env = parseEnv(identityEnvSchema);
+  const pool = await openDatabase(env.DATABASE_URL, migrations);
+  const store = new IdentityStore(pool);
+  await bootstrap(store, env.IDENTITY_BOOTSTRAP_ADMIN_KEY || undefined);
+  const signer = new TokenSigner(pool, env.IDENTITY_KEY_ROTATION_DAYS * 86_400_000);
+  await signer.start();
+  const impl = identityService({ store, signer, auth: new Authenticator(store, signer) });
+  return {
+    services: [serve(IdentityServiceService, impl)],
+    ready: async () => void (await pool.query("SELECT 1")),
+    close: async () => {
+      await pool.end();
+    },
+  };
+});

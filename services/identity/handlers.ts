@@ -1,0 +1,263 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import {
+  IdentityServiceService,
+  Role,
+  type CreateTenantResponse,
+  type GetJwksResponse,
+  type UpdateUserRequest,
+} from "#gen/rag/v1/identity.js";
+import { requireTenant, type CallContext } from "#mesh/context.js";
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnauthenticatedError } from "#mesh/errors.js";
+import type { ServiceImpl } from "#mesh/handlers.js";
+import { decodePageToken, encodePageToken, pageSize } from "#mesh/pagination.js";
+import { createApiKey, createTenantWithAdmin } from "./accounts.js";
+import type { Authenticator } from "./authenticate.js";
+import { toApiKey, toHistoryEntry, toPreferences, toTenant, toUser } from "./convert.js";
+import { applyPreferences } from "./preferences.js";
+import { highestRole } from "./roles.js";
+import { MAX_TOKEN_TTL_S, type TokenSigner } from "./signing.js";
+import { DEFAULT_PREFERENCES, isUniqueViolation, type IdentityStore, type UserRow } from "./store.js";
+import * as valid from "./validate.js";
+
+export interface IdentityDeps {
+  store: IdentityStore;
+  auth: Authenticator;
+  signer: TokenSigner;
+}
+
+const PAGE = { default: 50, max: 1000 };
+const DEFAULT_TOKEN_TTL_S = 900;
+const MAX_ANSWER = 2000;
+const USER_PATHS = ["email", "display_name", "roles"] as const;
+
+/**
+ * Authorisation split: the gateway checks each RPC's permission (roles.ts) before forwarding, and sends
+ * the caller's tenant (x-tenant-id) and user id (x-caller-id). Here every tenant-scoped RPC is confined
+ * to that tenant (requireTenant), and "own" objects (keys, preferences, history) to that user.
+ * Not tenant-scoped: CreateTenant and ListTenants (operator administration across tenants, gated by
+ * tenants.manage at the gateway), Authenticate and IssueToken (the credential names its tenant: no
+ * tenant is known before it is checked) and GetJwks (public keys, for anyone).
+ */
+export function identityService(deps: IdentityDeps): ServiceImpl<typeof IdentityServiceService> {
+  const { store, auth, signer } = deps;
+
+  async function caller(ctx: CallContext, tenant: string): Promise<UserRow> {
+    const id = ctx.callerId;
+    const user = id && valid.isUuid(id) ? await store.getUser(store.pool, tenant, id) : undefined;
+    if (!user) throw new UnauthenticatedError('missing or unknown caller: send metadata "x-caller-id" with the user id of the tenant');
+    return user;
+  }
+
+  async function userOf(tenant: string, field: string, id: string): Promise<UserRow> {
+    const userId = valid.requiredId(field, id);
+    const user = valid.isUuid(userId) ? await store.getUser(store.pool, tenant, userId) : undefined;
+    if (!user) throw new NotFoundError("user", userId);
+    return user;
+  }
+
+  return {
+    async createTenant(req): Promise<CreateTenantResponse> {
+      const displayName = valid.requiredName("display_name", req.displayName);
+      const adminEmail = valid.email("admin_email", req.adminEmail);
+      const tenantId = req.tenantId === "" ? `t-${randomBytes(5).toString("hex")}` : valid.tenantId("tenant_id", req.tenantId);
+      const created = await createTenantWithAdmin(store, { tenantId, displayName, adminEmail });
+      return {
+        tenant: toTenant(created.tenant),
+        adminUser: toUser(created.admin),
+        adminApiKey: toApiKey(created.key),
+        adminApiKeySecret: created.secret,
+      };
+    },
+
+    // Tenant-scoped: a caller reads its own tenant; any other is NOT_FOUND (operators use ListTenants).
+    async getTenant(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const id = valid.requiredId("tenant_id", req.tenantId);
+      const row = id === tenant ? await store.getTenant(id) : undefined;
+      if (!row) throw new NotFoundError("tenant", id);
+      return { tenant: toTenant(row) };
+    },
+
+    async listTenants(req) {
+      const limit = pageSize(req.pageSize, PAGE);
+      const after = decodePageToken<{ id: string }>(req.pageToken, {});
+      const { rows, more } = await store.listTenants(limit, after?.id);
+      return { tenants: rows.map(toTenant), nextPageToken: more ? encodePageToken({ id: rows.at(-1)!.tenant_id }, {}) : "" };
+    },
+
+    async createUser(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const email = valid.email("email", req.email);
+      const displayName = valid.optionalName("display_name", req.displayName);
+      const roles = valid.roles("roles", req.roles);
+      try {
+        return { user: toUser(await store.insertUser(store.pool, tenant, randomUUID(), email, displayName, roles)) };
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new AlreadyExistsError("user with email", email);
+        throw err;
+      }
+    },
+
+    async getUser(req, ctx) {
+      return { user: toUser(await userOf(requireTenant(ctx), "user_id", req.userId)) };
+    },
+
+    async listUsers(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const role = req.role === Role.ROLE_UNSPECIFIED ? undefined : valid.role("role", req.role);
+      const limit = pageSize(req.pageSize, PAGE);
+      const after = decodePageToken<{ email: string }>(req.pageToken, { role });
+      const { rows, more } = await store.listUsers(tenant, role, limit, after?.email);
+      return { users: rows.map(toUser), nextPageToken: more ? encodePageToken({ email: rows.at(-1)!.email }, { role }) : "" };
+    },
+
+    async updateUser(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const current = await userOf(tenant, "user_id", req.userId);
+      const change = userChange(current, req);
+      try {
+        const updated = await store.transaction(async (db) => {
+          await store.lockTenant(db, tenant);
+          const user = await store.updateUser(db, tenant, current.user_id, change);
+          if ((await store.countAdmins(db, tenant, Role.ROLE_ADMIN)) === 0) {
+            throw new FailedPreconditionError("the tenant would have no administrator left: grant ROLE_ADMIN to another user first");
+          }
+          await store.capKeyRoles(db, tenant, current.user_id, highestRole(change.roles));
+          return user;
+        });
+        return { user: toUser(updated) };
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new AlreadyExistsError("user with email", change.email);
+        throw err;
+      }
+    },
+
+    async deleteUser(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const user = await userOf(tenant, "user_id", req.userId);
+      const revoked = await store.transaction(async (db) => {
+        await store.lockTenant(db, tenant);
+        const count = await store.deleteUser(db, tenant, user.user_id);
+        if ((await store.countAdmins(db, tenant, Role.ROLE_ADMIN)) === 0) {
+          throw new FailedPreconditionError("cannot delete the tenant's last administrator");
+        }
+        return count;
+      });
+      return { revokedApiKeyCount: revoked };
+    },
+
+    async createApiKey(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const name = valid.requiredName("name", req.name);
+      const role = valid.role("role", req.role);
+      if (req.expireTime && req.expireTime.getTime() <= Date.now()) throw new InvalidArgumentError("expire_time", "must be in the future");
+      const owner = req.userId === "" ? await caller(ctx, tenant) : await userOf(tenant, "user_id", req.userId);
+      const ceiling = highestRole(owner.roles);
+      if (role > ceiling) throw new InvalidArgumentError("role", `${Role[role]} exceeds the user's highest role ${Role[ceiling]}`);
+      const { key, secret } = await createApiKey(store, { tenantId: tenant, userId: owner.user_id, name, role, expireTime: req.expireTime });
+      return { apiKey: toApiKey(key), secret };
+    },
+
+    async listApiKeys(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const userId = req.userId === "-" ? undefined : req.userId === "" ? (await caller(ctx, tenant)).user_id : (await userOf(tenant, "user_id", req.userId)).user_id;
+      const filter = { userId, includeRevoked: req.includeRevoked };
+      const limit = pageSize(req.pageSize, PAGE);
+      const after = decodePageToken<{ seq: string }>(req.pageToken, filter);
+      const { rows, more } = await store.listApiKeys(tenant, filter, limit, after?.seq);
+      return { apiKeys: rows.map(toApiKey), nextPageToken: more ? encodePageToken({ seq: rows.at(-1)!.seq }, filter) : "" };
+    },
+
+    async revokeApiKey(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const id = valid.requiredId("api_key_id", req.apiKeyId);
+      const row = valid.isUuid(id) ? await store.revokeApiKey(tenant, id) : undefined;
+      if (!row) throw new NotFoundError("API key", id);
+      return { apiKey: toApiKey(row) };
+    },
+
+    async authenticate(req) {
+      const cred = req.credential;
+      if (!cred || cred.value.trim() === "") throw new InvalidArgumentError("credential", "set exactly one of api_key or access_token");
+      const principal = cred.$case === "apiKey" ? await auth.principalForApiKey(cred.value) : await auth.principalForToken(cred.value);
+      return { principal };
+    },
+
+    async issueToken(req, ctx) {
+      if (req.ttlSeconds < 0 || req.ttlSeconds > MAX_TOKEN_TTL_S) throw new InvalidArgumentError("ttl_seconds", `must be 0-${MAX_TOKEN_TTL_S}, got ${req.ttlSeconds}`);
+      const key = req.apiKey !== "" ? req.apiKey : presentedApiKey(ctx);
+      if (!key) throw new UnauthenticatedError('no API key: set api_key or send "authorization: Bearer <API key>"');
+      const issued = await auth.issueToken(key, req.ttlSeconds || DEFAULT_TOKEN_TTL_S);
+      return { accessToken: issued.token, tokenType: "Bearer", expiresIn: issued.expiresIn, expireTime: issued.expireTime };
+    },
+
+    async getJwks(): Promise<GetJwksResponse> {
+      return {
+        keys: (await signer.jwks()).map((k) => ({ kty: k.kty!, kid: k.kid!, use: "sig", alg: k.alg!, crv: k.crv, x: k.x, y: k.y, n: k.n, e: k.e })),
+      };
+    },
+
+    async getPreferences(_req, ctx) {
+      const tenant = requireTenant(ctx);
+      const user = await caller(ctx, tenant);
+      return { preferences: toPreferences((await store.getPreferences(tenant, user.user_id)) ?? DEFAULT_PREFERENCES) };
+    },
+
+    async updatePreferences(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const user = await caller(ctx, tenant);
+      const current = (await store.getPreferences(tenant, user.user_id)) ?? DEFAULT_PREFERENCES;
+      return { preferences: toPreferences(await store.putPreferences(tenant, user.user_id, applyPreferences(current, req))) };
+    },
+
+    async recordQuery(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const user = await caller(ctx, tenant);
+      const question = req.question.trim();
+      if (question === "") throw new InvalidArgumentError("question", "required");
+      const prefs = await store.getPreferences(tenant, user.user_id);
+      if (prefs?.history_disabled) return { entry: undefined };
+      const row = await store.appendHistory(tenant, user.user_id, {
+        history_id: randomUUID(),
+        question,
+        collection: req.collection,
+        answer: [...req.answer].slice(0, MAX_ANSWER).join(""),
+        answered: req.answered,
+        cached: req.cached,
+        cited_document_ids: req.citedDocumentIds,
+        model: req.model,
+        total_ms: req.totalMs,
+      });
+      return { entry: toHistoryEntry(row) };
+    },
+
+    async getHistory(req, ctx) {
+      const tenant = requireTenant(ctx);
+      const user = await caller(ctx, tenant);
+      const collection = req.collection === "" ? undefined : req.collection;
+      const limit = pageSize(req.pageSize, PAGE);
+      const after = decodePageToken<{ seq: string }>(req.pageToken, { collection });
+      const { rows, more } = await store.listHistory(tenant, user.user_id, collection, limit, after?.seq);
+      return { entries: rows.map(toHistoryEntry), nextPageToken: more ? encodePageToken({ seq: rows.at(-1)!.seq }, { collection }) : "" };
+    },
+  };
+}
+
+/** The user after an UpdateUser: masked fields take the request's value; no mask, the non-empty ones. */
+function userChange(current: UserRow, req: UpdateUserRequest): { email: string; displayName: string; roles: Role[] } {
+  const masked = valid.maskPaths(req.updateMask, USER_PATHS);
+  const touches = (path: (typeof USER_PATHS)[number], nonEmpty: boolean) => (masked.length > 0 ? masked.includes(path) : nonEmpty);
+  return {
+    email: touches("email", req.email !== "") ? valid.email("email", req.email) : current.email,
+    displayName: touches("display_name", req.displayName !== "") ? valid.optionalName("display_name", req.displayName) : current.display_name,
+    roles: touches("roles", req.roles.length > 0) ? valid.roles("roles", req.roles) : current.roles,
+  };
+}
+
+/** An API key sent as the call's own credential: "authorization: Bearer <key>" or "x-api-key". */
+function presentedApiKey(ctx: CallContext): string | undefined {
+  const header = ctx.metadata.get("authorization")[0];
+  if (typeof header === "string" && /^bearer\s+rag_/i.test(header)) return header.replace(/^bearer\s+/i, "");
+  const direct = ctx.metadata.get("x-api-key")[0];
+  return typeof direct === "string" && direct !== "" ? direct : undefined;
+}

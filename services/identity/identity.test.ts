@@ -1,0 +1,279 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { status } from "@grpc/grpc-js";
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
+import pg from "pg";
+import { AuthMethod, IdentityServiceClient, Role } from "#gen/rag/v1/identity.js";
+import { connect, type PromiseClient } from "#mesh/client.js";
+import { expectInvalid, rejection } from "#testing/grpc.js";
+import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
+import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
+
+type Identity = PromiseClient<typeof IdentityServiceClient.service>;
+
+const BOOTSTRAP_KEY = "rag_0123456789ab_bootstrapSecretForTheTests_0123";
+
+let pgServer: TestPostgres;
+let dbUrl: string;
+let service: ServiceProcess;
+const open: Identity[] = [];
+
+function client(metadata: Record<string, string> = {}): Identity {
+  const c = connect(IdentityServiceClient, "identity", { target: service.address, metadata });
+  open.push(c);
+  return c;
+}
+/** A client acting as a user of a tenant, as the gateway forwards it. */
+const as = (tenant: string, userId: string) => client({ "x-tenant-id": tenant, "x-caller-id": userId });
+
+before(async () => {
+  pgServer = await startTestPostgres();
+  dbUrl = await pgServer.createDatabase("identity");
+  service = await startServiceProcess("identity", { DATABASE_URL: dbUrl, IDENTITY_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY });
+});
+
+after(async () => {
+  open.splice(0).forEach((c) => c.close());
+  const code = await service?.stop();
+  await pgServer?.stop();
+  assert.equal(code, 0, "identity exits cleanly on SIGTERM");
+});
+
+/** A fresh tenant with its admin, as the operator creates it. */
+async function newTenant(id: string) {
+  const created = await client().createTenant({ tenantId: id, displayName: `Tenant ${id}`, adminEmail: `Admin@${id}.example` });
+  return { ...created, admin: as(id, created.adminUser!.userId) };
+}
+
+describe("identity", () => {
+  test("bootstrap: tenant default exists and the given key is its operator admin key", async () => {
+    const { principal } = await client().authenticate({ credential: { $case: "apiKey", value: BOOTSTRAP_KEY } });
+    assert.equal(principal!.tenantId, "default");
+    assert.deepEqual(principal!.roles, [Role.ROLE_ADMIN]);
+    assert.ok(principal!.permissions.includes("tenants.manage"));
+    assert.ok(principal!.permissions.includes("users.manage"));
+    assert.equal(principal!.authMethod, AuthMethod.AUTH_METHOD_API_KEY);
+    const { tenants } = await client().listTenants({ pageSize: 0, pageToken: "" });
+    assert.ok(tenants.some((t) => t.tenantId === "default"));
+  });
+
+  test("CreateTenant returns an admin user and an admin key shown once", async () => {
+    const t = await newTenant("acme");
+    assert.equal(t.tenant!.tenantId, "acme");
+    assert.equal(t.adminUser!.email, "admin@acme.example");
+    assert.deepEqual(t.adminUser!.roles, [Role.ROLE_ADMIN]);
+    assert.match(t.adminApiKeySecret, /^rag_[0-9a-f]{12}_/);
+    assert.ok(t.adminApiKeySecret.startsWith(t.adminApiKey!.prefix));
+    const { principal } = await client().authenticate({ credential: { $case: "apiKey", value: t.adminApiKeySecret } });
+    assert.equal(principal!.tenantId, "acme");
+    assert.ok(!principal!.permissions.includes("tenants.manage"), "only the operator's key manages tenants");
+    assert.equal((await rejection(client().createTenant({ tenantId: "acme", displayName: "again", adminEmail: "a@b.cd" }))).code, status.ALREADY_EXISTS);
+    const listed = await t.admin.listApiKeys({ pageSize: 0, pageToken: "", userId: "", includeRevoked: false });
+    assert.equal(listed.apiKeys.length, 1);
+    assert.ok(!JSON.stringify(listed).includes(t.adminApiKeySecret.split("_")[2]!), "listing never shows secrets");
+  });
+
+  test("a reader key authenticates with reader permissions only; its secret is stored hashed", async () => {
+    const t = await newTenant("readers");
+    const { user } = await t.admin.createUser({ email: "reader@readers.example", displayName: "Rea", roles: [Role.ROLE_READER] });
+    const created = await t.admin.createApiKey({ name: "ci", role: Role.ROLE_READER, userId: user!.userId });
+    const { principal } = await client().authenticate({ credential: { $case: "apiKey", value: created.secret } });
+    assert.equal(principal!.userId, user!.userId);
+    assert.equal(principal!.apiKeyId, created.apiKey!.apiKeyId);
+    assert.ok(principal!.permissions.includes("documents.read"));
+    assert.ok(principal!.permissions.includes("query.ask"));
+    assert.ok(!principal!.permissions.includes("documents.write"));
+    assert.ok(!principal!.permissions.includes("users.manage"));
+    assert.deepEqual(principal!.permissions, [...principal!.permissions].sort());
+
+    const db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    try {
+      const secretPart = created.secret.split("_").slice(2).join("_");
+      const { rows } = await db.query("SELECT * FROM api_keys WHERE api_key_id = $1", [created.apiKey!.apiKeyId]);
+      assert.equal(rows.length, 1);
+      const stored = JSON.stringify(rows[0]);
+      assert.ok(!stored.includes(secretPart), "the secret is not in the table");
+      assert.match(rows[0].secret_hash, /^scrypt\$/);
+      const all = await db.query("SELECT count(*) AS n FROM api_keys WHERE secret_hash LIKE $1", [`%${secretPart}%`]);
+      assert.equal(all.rows[0].n, "0");
+    } finally {
+      await db.end();
+    }
+
+    // A reader may not get a key above their role.
+    expectInvalid(await rejection(t.admin.createApiKey({ name: "x", role: Role.ROLE_EDITOR, userId: user!.userId })), "role", /exceeds/);
+  });
+
+  test("revoked, expired, unknown and malformed keys are refused alike", async () => {
+    const t = await newTenant("revokers");
+    const me = t.adminUser!.userId;
+    const key = await t.admin.createApiKey({ name: "temp", role: Role.ROLE_EDITOR, userId: "" });
+    assert.equal(key.apiKey!.userId, me);
+    await client().authenticate({ credential: { $case: "apiKey", value: key.secret } });
+    const revoked = await t.admin.revokeApiKey({ apiKeyId: key.apiKey!.apiKeyId });
+    assert.equal(revoked.apiKey!.revoked, true);
+
+    const soon = await t.admin.createApiKey({ name: "short", role: Role.ROLE_READER, userId: "", expireTime: new Date(Date.now() + 1500) });
+    await client().authenticate({ credential: { $case: "apiKey", value: soon.secret } });
+    // Bounded wait for the expiry to pass (the server compares against its own clock).
+    const until = new Date(soon.apiKey!.expireTime!.getTime() + 50);
+    while (Date.now() < until.getTime()) await new Promise((r) => setTimeout(r, until.getTime() - Date.now()));
+
+    const wrongSecret = key.secret.slice(0, -4) + (key.secret.endsWith("AAAA") ? "BBBB" : "AAAA");
+    for (const value of [key.secret, soon.secret, wrongSecret, "rag_ffffffffffff_nosuchkeynosuchkeynosuchkey", "hello"]) {
+      const err = await rejection(client().authenticate({ credential: { $case: "apiKey", value } }));
+      assert.equal(err.code, status.UNAUTHENTICATED, value);
+      assert.equal(err.details, "invalid or revoked API key");
+    }
+    assert.equal((await rejection(client().issueToken({ apiKey: key.secret, ttlSeconds: 0 }))).code, status.UNAUTHENTICATED);
+    expectInvalid(await rejection(t.admin.createApiKey({ name: "past", role: Role.ROLE_READER, userId: "", expireTime: new Date(Date.now() - 1000) })), "expire_time", /future/);
+  });
+
+  test("IssueToken: an ES256 JWT verifiable with the JWKS; Authenticate accepts it and refuses a tampered one", async () => {
+    const t = await newTenant("tokens");
+    const { user } = await t.admin.createUser({ email: "ed@tokens.example", displayName: "", roles: [Role.ROLE_EDITOR] });
+    const key = await t.admin.createApiKey({ name: "svc", role: Role.ROLE_EDITOR, userId: user!.userId });
+    const issued = await client().issueToken({ apiKey: key.secret, ttlSeconds: 120 });
+    assert.equal(issued.tokenType, "Bearer");
+    assert.equal(issued.expiresIn, 120);
+
+    const { keys } = await client().getJwks({});
+    assert.ok(keys.length >= 1);
+    for (const k of keys) {
+      assert.equal(k.kty, "EC");
+      assert.equal(k.crv, "P-256");
+      assert.equal(k.use, "sig");
+      assert.equal(k.alg, "ES256");
+      assert.ok(k.x && k.y && k.kid);
+      assert.equal(k.n, undefined);
+    }
+    const jwks = createLocalJWKSet({ keys } as JSONWebKeySet);
+    const { payload, protectedHeader } = await jwtVerify(issued.accessToken, jwks, { issuer: "rag-identity", audience: "rag-api" });
+    assert.equal(protectedHeader.alg, "ES256");
+    assert.equal(protectedHeader.kid, keys[0]!.kid);
+    assert.equal(payload.sub, user!.userId);
+    assert.equal(payload.tid, "tokens");
+    assert.deepEqual(payload.roles, ["EDITOR"]);
+    assert.equal(payload.exp! - payload.iat!, 120);
+
+    const { principal } = await client().authenticate({ credential: { $case: "accessToken", value: issued.accessToken } });
+    assert.equal(principal!.authMethod, AuthMethod.AUTH_METHOD_ACCESS_TOKEN);
+    assert.equal(principal!.tenantId, "tokens");
+    assert.equal(principal!.userId, user!.userId);
+    assert.equal(principal!.apiKeyId, key.apiKey!.apiKeyId);
+    assert.ok(principal!.permissions.includes("documents.write"));
+    assert.ok(!principal!.permissions.includes("users.manage"));
+
+    // The key presented as the call's own credential works too.
+    const viaHeader = await client({ authorization: `Bearer ${key.secret}` }).issueToken({ apiKey: "", ttlSeconds: 0 });
+    assert.equal(viaHeader.expiresIn, 900);
+
+    const [h, p, s] = issued.accessToken.split(".");
+    const forged = Buffer.from(JSON.stringify({ ...payload, tid: "readers", roles: ["ADMIN"] })).toString("base64url");
+    for (const bad of [`${h}.${forged}.${s}`, `${h}.${p}.${s!.slice(0, -3)}abc`, "not.a.jwt"]) {
+      const err = await rejection(client().authenticate({ credential: { $case: "accessToken", value: bad } }));
+      assert.equal(err.code, status.UNAUTHENTICATED);
+      assert.equal(err.details, "invalid access token");
+    }
+    expectInvalid(await rejection(client().issueToken({ apiKey: key.secret, ttlSeconds: 7200 })), "ttl_seconds", /0-3600/);
+    expectInvalid(await rejection(client().authenticate({})), "credential", /exactly one/);
+  });
+
+  test("tenant isolation: tenant B cannot see or change A's users and keys", async () => {
+    const a = await newTenant("tenant-a");
+    const b = await newTenant("tenant-b");
+    const aUser = a.adminUser!.userId;
+    const aKey = a.adminApiKey!.apiKeyId;
+    assert.equal((await rejection(b.admin.getUser({ userId: aUser }))).code, status.NOT_FOUND);
+    assert.equal((await rejection(b.admin.revokeApiKey({ apiKeyId: aKey }))).code, status.NOT_FOUND);
+    assert.equal((await rejection(b.admin.deleteUser({ userId: aUser }))).code, status.NOT_FOUND);
+    assert.equal((await rejection(b.admin.getTenant({ tenantId: "tenant-a" }))).code, status.NOT_FOUND);
+    assert.equal((await rejection(b.admin.listApiKeys({ pageSize: 0, pageToken: "", userId: aUser, includeRevoked: true }))).code, status.NOT_FOUND);
+    const users = await b.admin.listUsers({ pageSize: 0, pageToken: "", role: Role.ROLE_UNSPECIFIED });
+    assert.deepEqual(users.users.map((u) => u.tenantId), ["tenant-b"]);
+    const keys = await b.admin.listApiKeys({ pageSize: 0, pageToken: "", userId: "-", includeRevoked: true });
+    assert.ok(keys.apiKeys.every((k) => k.tenantId === "tenant-b"));
+    // B's admin id with A's tenant header is not a user of A.
+    assert.equal((await rejection(as("tenant-a", b.adminUser!.userId).createApiKey({ name: "x", role: Role.ROLE_READER, userId: "" }))).code, status.UNAUTHENTICATED);
+    assert.equal((await rejection(client().listUsers({ pageSize: 0, pageToken: "", role: 0 }))).code, status.UNAUTHENTICATED);
+    assert.equal((await a.admin.getTenant({ tenantId: "tenant-a" })).tenant!.tenantId, "tenant-a");
+  });
+
+  test("users: create, list by email, update, last admin protected, delete revokes keys", async () => {
+    const t = await newTenant("people");
+    const admin = t.adminUser!.userId;
+    const { user } = await t.admin.createUser({ email: "Zed@People.example", displayName: "Zed", roles: [Role.ROLE_ADMIN] });
+    assert.equal(user!.email, "zed@people.example");
+    assert.equal((await rejection(t.admin.createUser({ email: "zed@people.example", displayName: "", roles: [Role.ROLE_READER] }))).code, status.ALREADY_EXISTS);
+    const first = await t.admin.listUsers({ pageSize: 1, pageToken: "", role: Role.ROLE_ADMIN });
+    assert.equal(first.users[0]!.email, "admin@people.example");
+    const second = await t.admin.listUsers({ pageSize: 1, pageToken: first.nextPageToken, role: Role.ROLE_ADMIN });
+    assert.equal(second.users[0]!.email, "zed@people.example");
+    assert.equal(second.nextPageToken, "");
+
+    const key = await t.admin.createApiKey({ name: "zed", role: Role.ROLE_ADMIN, userId: user!.userId });
+    const lowered = await t.admin.updateUser({ userId: user!.userId, updateMask: ["roles"], email: "", displayName: "", roles: [Role.ROLE_READER] });
+    assert.deepEqual(lowered.user!.roles, [Role.ROLE_READER]);
+    assert.equal(lowered.user!.email, "zed@people.example");
+    const { principal } = await client().authenticate({ credential: { $case: "apiKey", value: key.secret } });
+    assert.deepEqual(principal!.roles, [Role.ROLE_READER], "the key's role follows the user's lowered role");
+
+    const lastAdmin = await rejection(t.admin.updateUser({ userId: admin, updateMask: [], email: "", displayName: "", roles: [Role.ROLE_EDITOR] }));
+    assert.equal(lastAdmin.code, status.FAILED_PRECONDITION);
+    assert.equal((await rejection(t.admin.deleteUser({ userId: admin }))).code, status.FAILED_PRECONDITION);
+    const deleted = await t.admin.deleteUser({ userId: user!.userId });
+    assert.equal(deleted.revokedApiKeyCount, 1);
+    assert.equal((await rejection(client().authenticate({ credential: { $case: "apiKey", value: key.secret } }))).code, status.UNAUTHENTICATED);
+  });
+
+  test("bad input is named", async () => {
+    const t = await newTenant("inputs");
+    expectInvalid(await rejection(client().createTenant({ tenantId: "9bad", displayName: "x", adminEmail: "a@b.cd" })), "tenant_id", /valid tenant id/);
+    expectInvalid(await rejection(client().createTenant({ tenantId: "", displayName: "", adminEmail: "a@b.cd" })), "display_name", /required/);
+    expectInvalid(await rejection(client().createTenant({ tenantId: "", displayName: "x", adminEmail: "nope" })), "admin_email", /not an email/);
+    expectInvalid(await rejection(t.admin.createUser({ email: "u@inputs.example", displayName: "", roles: [] })), "roles", /at least one/);
+    expectInvalid(await rejection(t.admin.createUser({ email: "u@inputs.example", displayName: "", roles: [7 as Role] })), "roles", /ROLE_READER/);
+    expectInvalid(await rejection(t.admin.createApiKey({ name: "", role: Role.ROLE_READER, userId: "" })), "name", /required/);
+    expectInvalid(await rejection(t.admin.createApiKey({ name: "k", role: Role.ROLE_UNSPECIFIED, userId: "" })), "role", /required/);
+    expectInvalid(await rejection(t.admin.updateUser({ userId: t.adminUser!.userId, updateMask: ["password"], email: "", displayName: "", roles: [] })), "update_mask", /unknown field/);
+    expectInvalid(await rejection(t.admin.updatePreferences({ updateMask: [], defaultCollection: "", defaultTopK: 99, defaultModel: "", language: "", historyDisabled: false, custom: {} })), "default_top_k", /0-50/);
+    expectInvalid(await rejection(t.admin.listUsers({ pageSize: 0, pageToken: "garbage!", role: 0 })), "page_token", /malformed/);
+    expectInvalid(await rejection(t.admin.recordQuery({ question: " ", collection: "", answer: "", answered: false, cached: false, citedDocumentIds: [], model: "", totalMs: 0 })), "question", /required/);
+  });
+
+  test("preferences and history are the caller's own", async () => {
+    const t = await newTenant("prefs");
+    const defaults = await t.admin.getPreferences({});
+    assert.equal(defaults.preferences!.defaultTopK, 0);
+    assert.equal(defaults.preferences!.updateTime, undefined);
+    const updated = await t.admin.updatePreferences({ updateMask: [], defaultCollection: "handbook", defaultTopK: 8, defaultModel: "", language: "de-CH", historyDisabled: false, custom: { theme: "dark" } });
+    assert.equal(updated.preferences!.defaultCollection, "handbook");
+    assert.equal(updated.preferences!.language, "de-CH");
+    assert.deepEqual(updated.preferences!.custom, { theme: "dark" });
+    const reset = await t.admin.updatePreferences({ updateMask: ["default_top_k"], defaultCollection: "", defaultTopK: 0, defaultModel: "", language: "", historyDisabled: false, custom: {} });
+    assert.equal(reset.preferences!.defaultTopK, 0);
+    assert.equal(reset.preferences!.defaultCollection, "handbook", "unmasked fields keep their value");
+
+    const record = (question: string, collection: string) =>
+      t.admin.recordQuery({ question, collection, answer: "x".repeat(2500), answered: true, cached: false, citedDocumentIds: ["d1"], model: "m", totalMs: 12.5 });
+    const stored = await record("first?", "handbook");
+    assert.equal(stored.entry!.answer.length, 2000);
+    await record("second?", "other");
+    await record("third?", "handbook");
+    const page1 = await t.admin.getHistory({ pageSize: 2, pageToken: "", collection: "" });
+    assert.deepEqual(page1.entries.map((e) => e.question), ["third?", "second?"]);
+    const page2 = await t.admin.getHistory({ pageSize: 2, pageToken: page1.nextPageToken, collection: "" });
+    assert.deepEqual(page2.entries.map((e) => e.question), ["first?"]);
+    assert.equal(page2.nextPageToken, "");
+    const filtered = await t.admin.getHistory({ pageSize: 0, pageToken: "", collection: "other" });
+    assert.deepEqual(filtered.entries.map((e) => e.question), ["second?"]);
+
+    const { user } = await t.admin.createUser({ email: "other@prefs.example", displayName: "", roles: [Role.ROLE_READER] });
+    const other = as("prefs", user!.userId);
+    assert.equal((await other.getHistory({ pageSize: 0, pageToken: "", collection: "" })).entries.length, 0);
+    await other.updatePreferences({ updateMask: ["history_disabled"], defaultCollection: "", defaultTopK: 0, defaultModel: "", language: "", historyDisabled: true, custom: {} });
+    assert.equal((await other.recordQuery({ question: "secret?", collection: "", answer: "", answered: false, cached: false, citedDocumentIds: [], model: "", totalMs: 0 })).entry, undefined);
+    assert.equal((await other.getHistory({ pageSize: 0, pageToken: "", collection: "" })).entries.length, 0);
+  });
+});

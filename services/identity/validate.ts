@@ -1,0 +1,64 @@
+import { InvalidArgumentError } from "#mesh/errors.js";
+import { Role } from "#gen/rag/v1/identity.js";
+import { isAssignable } from "./roles.js";
+
+const TENANT_ID = /^[a-z][a-z0-9-]{2,62}$/;
+// Deliberately loose: one "@", something on each side, a dot in the domain, no spaces.
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const MAX_NAME = 200;
+
+export function tenantId(field: string, value: string): string {
+  if (!TENANT_ID.test(value)) throw new InvalidArgumentError(field, `${JSON.stringify(value)} is not a valid tenant id: 3-63 characters of a-z, 0-9 and "-", starting with a letter`);
+  return value;
+}
+
+export function requiredName(field: string, value: string): string {
+  const v = value.trim();
+  if (v === "") throw new InvalidArgumentError(field, "required");
+  return optionalName(field, v);
+}
+
+export function optionalName(field: string, value: string): string {
+  const v = value.trim();
+  if ([...v].length > MAX_NAME) throw new InvalidArgumentError(field, `longer than ${MAX_NAME} characters`);
+  return v;
+}
+
+export function email(field: string, value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v === "") throw new InvalidArgumentError(field, "required");
+  if (v.length > 320 || !EMAIL.test(v)) throw new InvalidArgumentError(field, `${JSON.stringify(value)} is not an email address`);
+  return v;
+}
+
+export function role(field: string, value: Role): Role {
+  if (!isAssignable(value)) throw new InvalidArgumentError(field, "required: ROLE_READER, ROLE_EDITOR or ROLE_ADMIN");
+  return value;
+}
+
+/** At least one role, each assignable; duplicates dropped, highest first. */
+export function roles(field: string, values: Role[]): Role[] {
+  if (values.length === 0) throw new InvalidArgumentError(field, "at least one role is required");
+  values.forEach((r) => role(field, r));
+  return [...new Set(values)].sort((a, b) => b - a);
+}
+
+export function requiredId(field: string, value: string): string {
+  const v = value.trim();
+  if (v === "") throw new InvalidArgumentError(field, "required");
+  return v;
+}
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** The update mask's paths, each one of `allowed`. */
+export function maskPaths(paths: string[] | undefined, allowed: readonly string[]): string[] {
+  const list = (paths ?? []).flatMap((p) => p.split(",")).map((p) => p.trim()).filter((p) => p !== "");
+  for (const p of list) {
+    if (!allowed.includes(p)) throw new InvalidArgumentError("update_mask", `unknown field ${JSON.stringify(p)}; allowed: ${allowed.join(", ")}`);
+  }
+  return list;
+}
