@@ -4,6 +4,7 @@ import type { ServiceName } from "#mesh/catalogue.js";
 import { connect, type GeneratedClient, type PromiseClient } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
 import type { AnyServiceDefinition } from "#mesh/handlers.js";
+import { startServer, type RunningServer, type ServiceRegistration } from "#mesh/server.js";
 
 /** The error a call failed with; fails the test if it succeeded. */
 export async function rejection(p: Promise<unknown>): Promise<ServiceError> {
@@ -38,4 +39,18 @@ export function tenantClients<D extends AnyServiceDefinition>(ctor: GeneratedCli
       open.splice(0).forEach((c) => c.close());
     },
   };
+}
+
+/** In-process fake dependencies, served on free loopback ports; `protoFiles` (under proto/) feed reflection. */
+export function startFakeServer(services: ServiceRegistration[], protoFiles: string[]): Promise<RunningServer> {
+  return startServer(services, {
+    grpcHost: "127.0.0.1",
+    grpcPort: 0,
+    adminHost: "127.0.0.1",
+    adminPort: 0,
+    defaultDeadlineMs: 30_000,
+    shutdownDelayMs: 0,
+    shutdownGraceMs: 2_000,
+    protoFiles,
+  });
 }

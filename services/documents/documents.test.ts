@@ -18,8 +18,8 @@ import type { PromiseClient } from "#mesh/client.js";
 import { UnavailableError } from "#mesh/errors.js";
 import { notImplemented } from "#mesh/handlers.js";
 import { log } from "#mesh/logger.js";
-import { serve, startServer, type RunningServer } from "#mesh/server.js";
-import { expectInvalid, rejection, tenantClients } from "#testing/grpc.js";
+import { serve, type RunningServer } from "#mesh/server.js";
+import { expectInvalid, rejection, startFakeServer, tenantClients } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { makeDocx, makePdf } from "./test-fixtures.js";
@@ -51,7 +51,7 @@ const CHUNK_SIZE = 200;
 
 before(async () => {
   log.silent = true; // the fake index's UNAVAILABLE answers are on purpose; the mesh would log each as an error
-  retrieval = await startServer(
+  retrieval = await startFakeServer(
     [
       serve(RetrievalServiceService, {
         async delete(req, ctx) {
@@ -62,7 +62,7 @@ before(async () => {
         ...notImplemented(RetrievalServiceService, "upsert", "search", "getCollection", "listCollections"),
       }),
     ],
-    { grpcHost: "127.0.0.1", grpcPort: 0, adminHost: "127.0.0.1", adminPort: 0, defaultDeadlineMs: 10_000, shutdownDelayMs: 0, shutdownGraceMs: 2_000, protoFiles: ["rag/v1/retrieval.proto"] },
+    ["rag/v1/retrieval.proto"],
   );
   pg = await startTestPostgres();
   const url = await pg.createDatabase("documents");

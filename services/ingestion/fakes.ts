@@ -16,7 +16,8 @@ import { RetrievalServiceService, type Point } from "#gen/rag/v1/retrieval.js";
 import { requireTenant } from "#mesh/context.js";
 import { AbortedError, InvalidArgumentError, NotFoundError, UnimplementedError } from "#mesh/errors.js";
 import { notImplemented } from "#mesh/handlers.js";
-import { serve, startServer, type RunningServer } from "#mesh/server.js";
+import { serve, type RunningServer } from "#mesh/server.js";
+import { startFakeServer } from "#testing/grpc.js";
 
 export interface StoredDoc {
   tenant: string;
@@ -302,16 +303,7 @@ export async function startFakes(): Promise<Fakes> {
   const embeddings = new FakeEmbeddings();
   const retrieval = new FakeRetrieval();
   const notifications = new FakeNotifications();
-  const server = await startServer([documents.service(), embeddings.service(), retrieval.service(), notifications.service()], {
-    grpcHost: "127.0.0.1",
-    grpcPort: 0,
-    adminHost: "127.0.0.1",
-    adminPort: 0,
-    defaultDeadlineMs: 30_000,
-    shutdownDelayMs: 0,
-    shutdownGraceMs: 1_000,
-    protoFiles: ["rag/v1/documents.proto", "rag/v1/embeddings.proto", "rag/v1/retrieval.proto", "rag/v1/notifications.proto"],
-  });
+  const server = await startFakeServer([documents.service(), embeddings.service(), retrieval.service(), notifications.service()], ["rag/v1/documents.proto", "rag/v1/embeddings.proto", "rag/v1/retrieval.proto", "rag/v1/notifications.proto"]);
   const at = `127.0.0.1:${server.grpcPort}`;
   return {
     documents,

@@ -24,7 +24,8 @@ import { CATALOGUE } from "#mesh/catalogue.js";
 import type { CallContext } from "#mesh/context.js";
 import { NotFoundError } from "#mesh/errors.js";
 import { notImplemented } from "#mesh/handlers.js";
-import { serve, startServer, type RunningServer, type ServiceRegistration } from "#mesh/server.js";
+import { serve, type RunningServer, type ServiceRegistration } from "#mesh/server.js";
+import { startFakeServer } from "#testing/grpc.js";
 
 export interface Received<T> {
   request: T;
@@ -120,16 +121,7 @@ export class FakeDependencies {
       }),
     };
     for (const [name, registration] of Object.entries(registrations) as [keyof typeof servers, ServiceRegistration][]) {
-      servers[name] = await startServer([registration], {
-        grpcHost: "127.0.0.1",
-        grpcPort: 0,
-        adminHost: "127.0.0.1",
-        adminPort: 0,
-        defaultDeadlineMs: 30_000,
-        shutdownDelayMs: 0,
-        shutdownGraceMs: 2_000,
-        protoFiles: [CATALOGUE[name].protoFile],
-      });
+      servers[name] = await startFakeServer([registration], [CATALOGUE[name].protoFile]);
     }
     fakes = new FakeDependencies(servers);
     return fakes;
