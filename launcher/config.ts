@@ -21,6 +21,8 @@ export interface LauncherConfig {
   services: ServiceName[];
   /** RAG_START_TIMEOUT_MS: how long all services together may take to report SERVING. */
   startTimeoutMs: number;
+  /** RAG_GATEWAY_PORT: where the REST gateway listens (default 8080); "off" starts none. */
+  gatewayPort: number | false;
 }
 
 export class ConfigError extends Error {
@@ -35,6 +37,7 @@ export class ConfigError extends Error {
 
 export const DEFAULT_PG_PORT = 54329;
 export const DEFAULT_START_TIMEOUT_MS = 90_000;
+export const DEFAULT_GATEWAY_PORT = 8080;
 
 export function loadConfig(env: NodeJS.ProcessEnv, rootDir: string): LauncherConfig {
   const services = parseServices(env);
@@ -49,6 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, rootDir: string): LauncherCon
     ...(databaseUrl(env) ? { databaseUrl: databaseUrl(env) } : {}),
     services,
     startTimeoutMs: integer(env, "RAG_START_TIMEOUT_MS", 1000, 3_600_000) ?? DEFAULT_START_TIMEOUT_MS,
+    gatewayPort: value(env, "RAG_GATEWAY_PORT") === "off" ? false : (integer(env, "RAG_GATEWAY_PORT", 1, 65535) ?? DEFAULT_GATEWAY_PORT),
   };
 }
 

@@ -74,6 +74,7 @@ async function main(): Promise<void> {
   }
 
   const rows = stack.endpoints.map((e) => [e.name, e.grpcAddress, e.adminUrl, "SERVING"]);
+  if (stack.gatewayUrl) rows.push(["gateway (REST)", stack.gatewayUrl, `${stack.gatewayUrl}/docs`, "UP"]);
   process.stdout.write(`\n${renderTable(["service", "gRPC address", "admin", "status"], rows)}\n\n`);
   if (stack.postgres) {
     const dbs = stack.endpoints.filter((e) => stack.databaseUrls[e.name]).map((e) => new URL(stack.databaseUrls[e.name]!).pathname.slice(1));

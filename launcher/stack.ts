@@ -3,6 +3,7 @@
  * service that keeps state, every service as its own process, and an orderly stop — services first,
  * the database last. main.ts wraps it in a CLI; tests may use startStack() directly.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { SERVICE_NAMES, serviceNodeArgs, type ServiceName } from "#mesh/catalogue.js";
@@ -32,6 +33,8 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the prefixed log goes (default: our stdout, colour when it is a terminal). */
   log?: PrefixedLog;
+  /** The REST gateway's port (gateway/node, started once every service is SERVING); false: no gateway. */
+  gatewayPort?: number | false;
   /** A service or Postgres ended while the stack was up. The rest keep running. */
   onUnexpectedExit?: (name: string, exit: ChildExit) => void;
 }
@@ -44,6 +47,8 @@ export interface StackInfo {
   /** Process ids: one per service, and "postgres" for the embedded postmaster. */
   pids: Record<string, number>;
   postgres?: { url: string; port: number; pid?: number; initialised?: boolean };
+  /** e.g. http://127.0.0.1:8080, when the gateway runs. */
+  gatewayUrl?: string;
 }
 
 export class StartupError extends Error {
@@ -55,6 +60,7 @@ export class LocalStack implements StackInfo {
   databaseUrls: Partial<Record<ServiceName, string>> = {};
   pids: Record<string, number> = {};
   postgres?: StackInfo["postgres"];
+  gatewayUrl?: string;
 
   private readonly options: StackOptions;
   private readonly log: PrefixedLog;
@@ -140,6 +146,7 @@ export class LocalStack implements StackInfo {
       { port: e.adminPort, owner: `${e.name} admin` },
     ]);
     if (needsDatabase && !o.databaseUrl) claims.push({ port: pgPort, owner: "embedded Postgres" });
+    if (o.gatewayPort) claims.push({ port: o.gatewayPort, owner: "REST gateway" });
     await assertPortsFree(claims, "Is another stack running? Stop it, or pick other ports with RAG_GRPC_PORT_BASE, RAG_ADMIN_PORT_BASE, RAG_PG_PORT").catch(
       (err: Error) => {
         throw new StartupError(err.message);
@@ -150,6 +157,8 @@ export class LocalStack implements StackInfo {
     this.checkNotAborted();
 
     const env = o.env ?? process.env;
+    // One service-token secret for this run (mesh/auth/service-token.ts), unless the operator gave one.
+    const internalSecret = env.RAG_INTERNAL_SECRET || randomBytes(32).toString("hex");
     const discovery = endpointsVariable(all); // all services, started or not: a subset may run elsewhere
     // If we are killed outright, the services still go: they exit when their stdin closes, and this guard
     // SIGTERMs any that do not.
@@ -165,6 +174,7 @@ export class LocalStack implements StackInfo {
         RAG_ENDPOINTS: discovery,
         RAG_EXIT_WITH_STDIN: "1",
         RAG_DATA_DIR: o.dataDir,
+        RAG_INTERNAL_SECRET: internalSecret,
       };
       // Only services that keep state see a database; the others must not inherit one by accident.
       if (this.databaseUrls[e.name]) childEnv.DATABASE_URL = this.databaseUrls[e.name];
@@ -180,6 +190,39 @@ export class LocalStack implements StackInfo {
       void child.exited.then((exit) => this.onChildExit(child, exit));
     }
     await this.waitAllServing();
+    if (o.gatewayPort) await this.startGateway(o.gatewayPort, { ...env, RAG_ENDPOINTS: discovery, RAG_INTERNAL_SECRET: internalSecret });
+  }
+
+  /** The REST edge, after the services it forwards to; ready once its /healthz answers. */
+  private async startGateway(port: number, env: NodeJS.ProcessEnv): Promise<void> {
+    const o = this.options;
+    const gatewayEnv: NodeJS.ProcessEnv = { ...env, GATEWAY_HOST: LOOPBACK, GATEWAY_PORT: String(port), RAG_EXIT_WITH_STDIN: "1" };
+    delete gatewayEnv.DATABASE_URL;
+    const child = new SupervisedProcess(
+      {
+        name: "gateway",
+        command: process.execPath,
+        args: ["--import", "tsx", "--import", "./mesh/telemetry/register.ts", "gateway/node/main.ts"],
+        cwd: o.rootDir,
+        env: gatewayEnv,
+      },
+      (line) => this.log.line("gateway", line),
+      this.guard!,
+    );
+    this.children.push(child);
+    if (child.pid) this.pids.gateway = child.pid;
+    void child.exited.then((exit) => this.onChildExit(child, exit));
+    const url = `http://${LOOPBACK}:${port}`;
+    const deadline = Date.now() + (o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    for (;;) {
+      this.checkNotAborted();
+      const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new StartupError(`the gateway did not answer ${url}/healthz in time${lastLinesOf(child)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.gatewayUrl = url;
+    this.say(`gateway is up on ${url}`);
   }
 
   private async startDatabases(pgPort: number): Promise<void> {
@@ -268,7 +311,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
 
 /** Everyone who writes to the stack's log, for the width of the name column. */
 export function logSources(services: readonly ServiceName[] = SERVICE_NAMES): string[] {
-  return ["launcher", "postgres", ...services];
+  return ["launcher", "postgres", ...services, "gateway"];
 }
 
 function entryPoint(name: ServiceName): string {

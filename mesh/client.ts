@@ -1,7 +1,8 @@
 import { loadSync } from "@grpc/proto-loader";
 import { Client, Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import { CATALOGUE, type ServiceName } from "./catalogue.js";
-import { PROPAGATED_KEYS, currentCall } from "./context.js";
+import { outboundAuthorization } from "./auth/index.js";
+import { CALLER_KEY, PROPAGATED_KEYS, TENANT_KEY, currentCall } from "./context.js";
 import { discovery as defaultDiscovery, type Discovery } from "./discovery.js";
 import { DeadlineExceededError } from "./errors.js";
 import type { AnyServiceDefinition, RequestOf, ResponseOf } from "./handlers.js";
@@ -41,6 +42,13 @@ export interface ConnectOptions {
   target?: string;
   /** Override the grpc service config derived from the contract (tests, special clients). */
   serviceConfig?: object;
+  /**
+   * How calls authenticate. "service" (the default): a service token minted with RAG_INTERNAL_SECRET,
+   * for the tenant and user of the call being served, or those named by the `x-tenant-id` / `x-caller-id`
+   * metadata given here (background work). "none": no credentials (public methods). `{ bearer }`: a
+   * caller's own access token (the CLI, applications).
+   */
+  auth?: "service" | "none" | { bearer: string };
 }
 
 /**
@@ -88,7 +96,7 @@ export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>
   for (const [key, method] of Object.entries(ctor.service)) {
     const invoke = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[key]!.bind(client);
     const labels = methodLabels(method.path);
-    const prepare = (options: CallOptions = {}) => {
+    const prepare = async (options: CallOptions = {}) => {
       const parent = currentCall();
       let deadline = Date.now() + (options.deadlineMs ?? defaultDeadlineMs);
       if (parent) {
@@ -102,7 +110,18 @@ export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>
           if (typeof v === "string") metadata.set(k, v);
         }
       }
-      for (const [k, v] of Object.entries({ ...opts.metadata, ...options.metadata })) metadata.set(k, v);
+      const given = { ...opts.metadata, ...options.metadata };
+      for (const [k, v] of Object.entries(given)) metadata.set(k, v);
+      if (!given.authorization) {
+        const auth = opts.auth ?? "service";
+        const value =
+          auth === "none"
+            ? undefined
+            : auth === "service"
+              ? await outboundAuthorization(given[TENANT_KEY] ?? parent?.tenantId, given[CALLER_KEY] ?? parent?.callerId)
+              : `Bearer ${auth.bearer}`;
+        if (value) metadata.set("authorization", value);
+      }
       return { metadata, deadline: new Date(deadline), signal: options.signal ?? parent?.signal };
     };
     const record = (type: string, started: bigint, code: status) => {
@@ -113,7 +132,7 @@ export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>
     out[key] = method.responseStream
       ? (request: unknown, options?: CallOptions) =>
           (async function* () {
-            const { metadata, deadline, signal } = prepare(options);
+            const { metadata, deadline, signal } = await prepare(options);
             const started = process.hrtime.bigint();
             const call = invoke(request, metadata, { deadline }) as ClientReadableStream<unknown>;
             const cancel = () => call.cancel();
@@ -129,9 +148,9 @@ export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>
               call.cancel(); // no-op after a clean end; stops the stream when the consumer breaks early
             }
           })()
-      : (request: unknown, options?: CallOptions) =>
-          new Promise((resolve, reject) => {
-            const { metadata, deadline, signal } = prepare(options);
+      : async (request: unknown, options?: CallOptions) => {
+          const { metadata, deadline, signal } = await prepare(options);
+          return new Promise((resolve, reject) => {
             const started = process.hrtime.bigint();
             const call = invoke(request, metadata, { deadline }, (err: ServiceError | null, response: unknown) => {
               signal?.removeEventListener("abort", cancel);
@@ -142,6 +161,7 @@ export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>
             const cancel = () => call.cancel();
             signal?.addEventListener("abort", cancel, { once: true });
           });
+        };
   }
   return out as PromiseClient<D>;
 }

@@ -2,8 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { baseEnvSchema, ConfigError, parseEnv } from "./config.js";
 
+const SECRET = { RAG_INTERNAL_SECRET: "a-shared-secret-of-at-least-32-characters" };
+
 test("config: defaults come from the catalogue", () => {
-  const env = parseEnv(baseEnvSchema("documents"), {});
+  const env = parseEnv(baseEnvSchema("documents"), SECRET);
   assert.equal(env.GRPC_PORT, 50051);
   assert.equal(env.ADMIN_PORT, 9601);
   assert.deepEqual(env.RAG_ENDPOINTS, {});
@@ -17,12 +19,13 @@ test("config: a bad value names the variable and what it got", () => {
       assert.match(err.message, /GRPC_PORT: .*\(got "http"\)/);
       assert.match(err.message, /RAG_ENDPOINTS: expected name=host:port/);
       assert.match(err.message, /LOG_LEVEL/);
+      assert.match(err.message, /RAG_INTERNAL_SECRET: required: a secret of at least 32 characters/);
       return true;
     },
   );
 });
 
 test("config: static endpoints parse", () => {
-  const env = parseEnv(baseEnvSchema("query"), { RAG_ENDPOINTS: "retrieval=127.0.0.1:7000, embeddings=emb.rag.svc:50053" });
+  const env = parseEnv(baseEnvSchema("query"), { ...SECRET, RAG_ENDPOINTS: "retrieval=127.0.0.1:7000, embeddings=emb.rag.svc:50053" });
   assert.deepEqual(env.RAG_ENDPOINTS, { retrieval: "127.0.0.1:7000", embeddings: "emb.rag.svc:50053" });
 });

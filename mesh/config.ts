@@ -49,6 +49,10 @@ export function baseEnvSchema(service: ServiceName) {
     SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
     /** Upper bound on draining in-flight calls before they are cancelled. */
     SHUTDOWN_GRACE_MS: positiveMs.default(10_000),
+    /** Shared by every service of the deployment to sign and check service tokens (mesh/auth/service-token.ts). */
+    RAG_INTERNAL_SECRET: z
+      .string({ error: "required: a secret of at least 32 characters, the same for every service (e.g. `openssl rand -hex 32`; `make run` makes one)" })
+      .min(32, "must be at least 32 characters (e.g. `openssl rand -hex 32`), the same for every service"),
     /** Exit when stdin closes: the local launcher uses this so no service outlives it. */
     RAG_EXIT_WITH_STDIN: z.stringbool().default(false),
   });

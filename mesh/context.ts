@@ -1,14 +1,18 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { Metadata } from "@grpc/grpc-js";
+import type { Principal } from "./auth/principal.js";
 import { UnauthenticatedError } from "./errors.js";
 
-/** Metadata keys that carry the caller's identity and request id between gateway and services. */
+/**
+ * Outbound-call hints: a mesh client turns these into the tenant and user of the service token it mints
+ * (see client.ts). A server never trusts them: who is calling comes from the verified token only.
+ */
 export const TENANT_KEY = "x-tenant-id";
 export const CALLER_KEY = "x-caller-id";
 export const REQUEST_ID_KEY = "x-request-id";
 /** Keys copied from an inbound call onto every outbound call it makes. */
-export const PROPAGATED_KEYS = [TENANT_KEY, CALLER_KEY, REQUEST_ID_KEY, "authorization"] as const;
+export const PROPAGATED_KEYS = [REQUEST_ID_KEY] as const;
 
 const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -23,7 +27,11 @@ export interface CallContext {
   readonly deadline: number;
   /** Aborted when the caller cancels or the deadline passes; pass it to anything slow. */
   readonly signal: AbortSignal;
+  /** The verified caller; undefined only for public methods. */
+  readonly principal: Principal | undefined;
+  /** The caller's tenant, from its token. */
   readonly tenantId: string | undefined;
+  /** The user the call is made by (or, for a service, on behalf of), from its token. */
   readonly callerId: string | undefined;
   readonly requestId: string;
 }
@@ -44,19 +52,15 @@ function first(metadata: Metadata, key: string): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
-export function identityFromMetadata(metadata: Metadata): { tenantId: string | undefined; callerId: string | undefined; requestId: string } {
-  return {
-    tenantId: first(metadata, TENANT_KEY),
-    callerId: first(metadata, CALLER_KEY),
-    requestId: first(metadata, REQUEST_ID_KEY) ?? randomUUID(),
-  };
+export function identityFromMetadata(metadata: Metadata): { requestId: string } {
+  return { requestId: first(metadata, REQUEST_ID_KEY) ?? randomUUID() };
 }
 
 /** The tenant every store query of this call must be scoped to; no tenant, no access. */
 export function requireTenant(ctx: CallContext): string {
-  if (!ctx.tenantId) throw new UnauthenticatedError(`missing tenant: send metadata "${TENANT_KEY}"`);
+  if (!ctx.tenantId) throw new UnauthenticatedError("this call needs a tenant: the caller's token names none");
   if (!TENANT_PATTERN.test(ctx.tenantId)) {
-    throw new UnauthenticatedError(`malformed tenant id in "${TENANT_KEY}": letters, digits, "_", "." and "-", at most 63`);
+    throw new UnauthenticatedError(`malformed tenant id in the caller's token: letters, digits, "_", "." and "-", at most 63`);
   }
   return ctx.tenantId;
 }

@@ -8,6 +8,8 @@ import {
   type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { authorizeCall } from "./auth/index.js";
+import { requiredPermission } from "./auth/permissions.js";
 import { identityFromMetadata, runInCall, type CallContext } from "./context.js";
 import { CancelledError, DeadlineExceededError, UnimplementedError, toServiceError } from "./errors.js";
 import { errorFields, log } from "./logger.js";
@@ -76,6 +78,7 @@ export function bindService<D extends AnyServiceDefinition>(
     const fn = (impl as Record<string, unknown>)[key];
     if (typeof fn !== "function") throw new Error(`implementation of ${method.path} is missing`);
     if (method.requestStream) throw new Error(`${method.path}: client streaming is not supported by the mesh`);
+    requiredPermission(method.path); // fail at start-up, not at the first call, for a method nobody classified
     name = methodLabels(method.path).grpc_service;
     handlers[key] = method.responseStream
       ? streamingHandler(method, fn as (r: unknown, c: CallContext) => AsyncIterable<unknown>, tracker)
@@ -85,6 +88,7 @@ export function bindService<D extends AnyServiceDefinition>(
 }
 
 interface CallScope {
+  /** Replaced once the caller is authenticated (tenant, caller and principal come from the token). */
   ctx: CallContext;
   /** Resolves once the deadline passes or the caller cancels. */
   finish: (code: status, err?: unknown) => void;
@@ -108,6 +112,9 @@ function openCall(method: AnyMethod, call: ServerUnaryCall<unknown, unknown> | S
     metadata: call.metadata,
     deadline,
     signal: abort.signal,
+    principal: undefined,
+    tenantId: undefined,
+    callerId: undefined,
     ...identityFromMetadata(call.metadata),
   };
   tracker.enter();
@@ -116,7 +123,7 @@ function openCall(method: AnyMethod, call: ServerUnaryCall<unknown, unknown> | S
   let done = false;
   return {
     ctx,
-    finish(code, err) {
+    finish(this: CallScope, code, err) {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -126,7 +133,8 @@ function openCall(method: AnyMethod, call: ServerUnaryCall<unknown, unknown> | S
       const codeName = status[code] ?? String(code);
       serverHandled.inc({ ...labels, grpc_type: type, grpc_code: codeName });
       serverHandling.observe({ ...labels, grpc_type: type, grpc_code: codeName }, seconds);
-      const fields = { rpc: method.path, code: codeName, duration_ms: Math.round(seconds * 1e4) / 10, tenant: ctx.tenantId, request_id: ctx.requestId };
+      const { ctx } = this;
+      const fields = { rpc: method.path, code: codeName, duration_ms: Math.round(seconds * 1e4) / 10, tenant: ctx.tenantId, caller: ctx.callerId, request_id: ctx.requestId };
       runInCall(ctx, () => {
         if (code === status.OK) log.info("rpc", fields);
         else if (isServerFault(code)) log.error("rpc failed", { ...fields, ...errorFields(err) });
@@ -164,7 +172,9 @@ function unaryHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) => Pro
     };
     // The deadline answers the caller even if the handler ignores the signal and keeps going.
     ctx.signal.addEventListener("abort", () => answer(abortReason(ctx.signal)), { once: true });
-    runInCall(ctx, () => fn(call.request, ctx)).then(
+    authenticated(method, scope)
+      .then((authed) => runInCall(authed, () => fn(call.request, authed)))
+      .then(
       (response) => answer(null, response),
       (err) => answer(err),
     );
@@ -184,8 +194,8 @@ function streamingHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) =>
       call.emit("error", se);
     };
     ctx.signal.addEventListener("abort", () => fail(abortReason(ctx.signal)), { once: true });
-    runInCall(ctx, async () => {
-      for await (const message of fn(call.request, ctx)) {
+    authenticated(method, scope).then((authed) => runInCall(authed, async () => {
+      for await (const message of fn(call.request, authed)) {
         if (ended) return;
         // Respect HTTP/2 flow control: a slow reader must not make us buffer the whole stream.
         if (!call.write(message)) await once(call, "drain", { signal: ctx.signal });
@@ -194,6 +204,14 @@ function streamingHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) =>
       ended = true;
       scope.finish(status.OK);
       call.end();
-    }).catch(fail);
+    })).catch(fail);
   };
+}
+
+/** Verifies the caller's token and the method's permission; the context then carries who is calling. */
+async function authenticated(method: AnyMethod, scope: CallScope): Promise<CallContext> {
+  const authorization = scope.ctx.metadata.get("authorization")[0];
+  const principal = await authorizeCall(method.path, typeof authorization === "string" ? authorization : undefined);
+  if (principal) scope.ctx = { ...scope.ctx, principal, tenantId: principal.tenantId || undefined, callerId: principal.userId };
+  return scope.ctx;
 }

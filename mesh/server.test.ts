@@ -1,9 +1,13 @@
+import "#testing/auth.js";
 import { afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { credentials, loadPackageDefinition, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import { outboundAuthorization, setKeySource } from "./auth/index.js";
+import { declareMethodPermissions } from "./auth/permissions.js";
 import { connect, type GeneratedClient } from "./client.js";
 import { requireTenant, type CallContext } from "./context.js";
 import { errorDetails, InvalidArgumentError, NotFoundError } from "./errors.js";
@@ -14,6 +18,7 @@ const ECHO_PROTO = fileURLToPath(new URL("./testdata/echo.proto", import.meta.ur
 const echoPkg = loadSync(ECHO_PROTO, { longs: String, defaults: true, keepCase: true });
 const EchoClient = (loadPackageDefinition(echoPkg) as any).meshtest.v1.EchoService as GeneratedClient<AnyServiceDefinition>;
 const definition = EchoClient.service;
+declareMethodPermissions({ "/meshtest.v1.EchoService/Echo": "query.ask", "/meshtest.v1.EchoService/EchoStream": "documents.write" });
 const healthPkg = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as any;
 const REFLECTION_PROTO = fileURLToPath(new URL("../node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto", import.meta.url));
 const reflectionPkg = loadPackageDefinition(loadSync(REFLECTION_PROTO, { keepCase: true })) as any;
@@ -181,7 +186,9 @@ describe("mesh server", () => {
       return { text: "never" };
     }, { defaultDeadlineMs: 150 });
     const c = new EchoClient(`127.0.0.1:${server.grpcPort}`, credentials.createInsecure()) as any;
-    const err: ServiceError = await new Promise((resolve) => c.Echo({ text: "" }, (e: ServiceError) => resolve(e)));
+    const md = new Metadata();
+    md.set("authorization", (await outboundAuthorization("acme", undefined))!);
+    const err: ServiceError = await new Promise((resolve) => c.Echo({ text: "" }, md, (e: ServiceError) => resolve(e)));
     assert.equal(err.code, status.DEADLINE_EXCEEDED);
     c.close();
     await server.shutdown();
@@ -234,17 +241,81 @@ describe("mesh server", () => {
 
   test("a call without a tenant is refused where the handler needs one", async () => {
     const server = await echoServer(async (_req, ctx) => ({ tenant: requireTenant(ctx) }));
+    // A service token made outside any tenant (like the gateway's when it checks an API key).
     const c = client(server);
     const err: ServiceError = await c.Echo({ text: "", wait_ms: 0, count: 0 }).catch((e: ServiceError) => e);
     assert.equal(err.code, status.UNAUTHENTICATED);
-    assert.match(err.details, /x-tenant-id/);
-    const md = new Metadata();
-    md.set("x-tenant-id", "../../etc");
-    const raw = new EchoClient(`127.0.0.1:${server.grpcPort}`, credentials.createInsecure()) as any;
-    const bad: ServiceError = await new Promise((resolve) => raw.Echo({ text: "" }, md, (e: ServiceError) => resolve(e)));
-    assert.equal(bad.code, status.UNAUTHENTICATED);
-    raw.close();
+    assert.match(err.details, /needs a tenant/);
     c.close();
     await server.shutdown();
+  });
+});
+
+describe("mesh authentication", () => {
+  const raw = (server: RunningServer, md: Record<string, string>, method = "Echo"): Promise<ServiceError | null> => {
+    const c = new EchoClient(`127.0.0.1:${server.grpcPort}`, credentials.createInsecure()) as any;
+    const metadata = new Metadata();
+    for (const [k, v] of Object.entries(md)) metadata.set(k, v);
+    cleanups.push(() => c.close());
+    if (method === "Echo") return new Promise((resolve) => c.Echo({ text: "" }, metadata, (e: ServiceError | null) => resolve(e)));
+    return new Promise((resolve) => {
+      const call = c.EchoStream({ text: "x", count: 1 }, metadata);
+      call.on("data", () => undefined);
+      call.on("error", (e: ServiceError) => resolve(e));
+      call.on("end", () => resolve(null));
+    });
+  };
+
+  async function userTokens() {
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const publicJwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
+    setKeySource(async () => [publicJwk]);
+    return (claims: Record<string, unknown>, opts: { exp?: number; issuer?: string } = {}) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setIssuer(opts.issuer ?? "rag-identity")
+        .setAudience("rag-api")
+        .setIssuedAt()
+        .setExpirationTime(opts.exp ?? Math.floor(Date.now() / 1000) + 300)
+        .sign(privateKey);
+  }
+
+  test("no token, a bare x-tenant-id, a forged or foreign token, or an API key: UNAUTHENTICATED, saying why", async () => {
+    const server = await echoServer(async (_req, ctx) => ({ tenant: requireTenant(ctx) }));
+    const sign = await userTokens();
+    const none = await raw(server, {});
+    assert.equal(none?.code, status.UNAUTHENTICATED);
+    assert.match(none!.details, /missing credentials.*authorization: Bearer/);
+    assert.equal((await raw(server, { "x-tenant-id": "acme" }))?.code, status.UNAUTHENTICATED, "metadata alone is never trusted");
+    const forged = await new SignJWT({ svc: "query", tid: "acme" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("rag-mesh")
+      .setAudience("rag-mesh")
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode("not-the-deployment-secret-not-the-deployment-secret"));
+    assert.match((await raw(server, { authorization: `Bearer ${forged}` }))!.details, /invalid service token/);
+    const foreign = await sign({ sub: "u1", tid: "acme", roles: ["READER"] }, { issuer: "someone-else" });
+    assert.match((await raw(server, { authorization: `Bearer ${foreign}` }))!.details, /invalid access token/);
+    const expired = await sign({ sub: "u1", tid: "acme", roles: ["READER"] }, { exp: Math.floor(Date.now() / 1000) - 120 });
+    assert.match((await raw(server, { authorization: `Bearer ${expired}` }))!.details, /expired access token/);
+    assert.match((await raw(server, { authorization: "Bearer rag_0123456789ab_secret" }))!.details, /API key is not an access token/);
+    assert.match((await raw(server, { authorization: "Basic abc" }))!.details, /expected "Bearer <access token>"/);
+  });
+
+  test("a user token sets tenant and caller; a role without the method's permission gets PERMISSION_DENIED", async () => {
+    const server = await echoServer(async (_req, ctx) => ({ text: ctx.callerId, tenant: requireTenant(ctx) }));
+    const sign = await userTokens();
+    const reader = await sign({ sub: "user-7", tid: "acme", roles: ["READER"], akid: "key-1" });
+    const c = connect(EchoClient, "query", { target: `127.0.0.1:${server.grpcPort}`, serviceConfig: {}, auth: { bearer: reader } }) as any;
+    cleanups.push(() => c.close());
+    // x-tenant-id cannot move a caller into another tenant: the token decides.
+    const res = await c.Echo({ text: "", wait_ms: 0, count: 0 }, { metadata: { "x-tenant-id": "globex" } });
+    assert.deepEqual([res.tenant, res.text], ["acme", "user-7"]);
+    const denied = await raw(server, { authorization: `Bearer ${reader}` }, "EchoStream");
+    assert.equal(denied?.code, status.PERMISSION_DENIED);
+    assert.match(denied!.details, /requires the "documents.write" permission, which role READER does not have/);
+    const editor = await sign({ sub: "user-8", tid: "acme", roles: ["EDITOR"] });
+    // Past authentication: the test service simply does not implement it.
+    assert.equal((await raw(server, { authorization: `Bearer ${editor}` }, "EchoStream"))?.code, status.UNIMPLEMENTED);
   });
 });

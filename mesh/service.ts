@@ -1,3 +1,4 @@
+import { setServiceName } from "./auth/index.js";
 import { CATALOGUE, type ServiceName } from "./catalogue.js";
 import { ConfigError, baseEnvSchema, parseEnv, type BaseEnv } from "./config.js";
 import { setDiscovery, StaticDiscovery } from "./discovery.js";
@@ -27,6 +28,7 @@ export async function runService(name: ServiceName, build: (env: BaseEnv) => Pro
   try {
     env = parseEnv(baseEnvSchema(name));
     configureLogger(name, env.LOG_LEVEL);
+    setServiceName(name);
     setDiscovery(new StaticDiscovery(env.RAG_ENDPOINTS));
     process.env.DEFAULT_DEADLINE_MS = String(env.DEFAULT_DEADLINE_MS);
     parts = await build(env);
@@ -72,9 +74,14 @@ export async function runService(name: ServiceName, build: (env: BaseEnv) => Pro
     log.info("stopped");
     process.exit(0);
   };
+  stopOn(stop, env.RAG_EXIT_WITH_STDIN);
+}
+
+/** Calls `stop` on SIGTERM/SIGINT and, under the local launcher, when stdin closes. */
+export function stopOn(stop: (reason: string) => Promise<void>, exitWithStdin: boolean): void {
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
-  if (env.RAG_EXIT_WITH_STDIN) {
+  if (exitWithStdin) {
     // The launcher holds our stdin: when it goes away (even killed with SIGKILL), so do we.
     process.stdin.on("end", () => void stop("launcher went away (stdin closed)"));
     process.stdin.on("error", () => void stop("launcher went away (stdin error)"));

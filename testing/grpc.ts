@@ -1,3 +1,4 @@
+import "#testing/auth.js";
 import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import type { ServiceName } from "#mesh/catalogue.js";
@@ -53,4 +54,13 @@ export function startFakeServer(services: ServiceRegistration[], protoFiles: str
     shutdownGraceMs: 2_000,
     protoFiles,
   });
+}
+
+/** Polls `check` until it holds (event-driven code that reports asynchronously, e.g. best-effort publishes); fails after `timeoutMs`. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -1,3 +1,4 @@
+import "#testing/auth.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";

@@ -1,3 +1,4 @@
+import "#testing/auth.js";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
@@ -28,6 +29,8 @@ export async function startTestStack(env: Record<string, string> = {}, services:
   const grpcPortBase = await findFreePortRange(SERVICE_NAMES.length, new Set([pgPort]));
   const taken = new Set([pgPort, ...SERVICE_NAMES.map((_, i) => grpcPortBase + i)]);
   const adminPortBase = await findFreePortRange(SERVICE_NAMES.length, taken);
+  for (let i = 0; i < SERVICE_NAMES.length; i++) taken.add(adminPortBase + i);
+  const gatewayPort = await findFreePortRange(1, taken);
   const lines: string[] = [];
   let stack: LocalStack;
   try {
@@ -38,6 +41,7 @@ export async function startTestStack(env: Record<string, string> = {}, services:
       grpcPortBase,
       adminPortBase,
       services,
+      gatewayPort: services.includes("identity") ? gatewayPort : false,
       databaseUrl: process.env.DATABASE_URL || undefined,
       env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", ...env },
       log: {

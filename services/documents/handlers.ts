@@ -9,12 +9,16 @@ import { chunkText } from "./chunking/chunker.js";
 import { withChunkIds } from "./chunking/ids.js";
 import { fromStatus, toChunk, toDocument } from "./convert.js";
 import type { StoredStatus } from "./store.js";
+import type { EventPublisher } from "#mesh/events.js";
 import { updateDocument, type UpdateDeps } from "./update.js";
 import * as valid from "./validate.js";
 
 type Impl = ServiceImpl<typeof DocumentsServiceService>;
 
-export type DocumentsDeps = UpdateDeps;
+export type DocumentsDeps = UpdateDeps & {
+  /** Where "document.deleted" goes (best effort; a delete never waits for it). */
+  events?: Pick<EventPublisher, "publish">;
+};
 
 /** Statuses the indexing pipeline may report; PENDING is the service's own (a new or changed body). */
 const REPORTABLE: readonly StoredStatus[] = ["INDEXING", "INDEXED", "FAILED"];
@@ -93,11 +97,18 @@ export function documentsService(deps: DocumentsDeps): Impl {
         ? await store.locked(tenant, id, async (doc) => {
             await index.deleteDocument(doc.row.collection, id);
             await doc.delete();
-            return doc.row.chunk_count;
+            return doc.row;
           })
         : undefined;
       if (deleted === undefined) throw notFound(id);
-      return { deletedChunkCount: deleted };
+      deps.events?.publish({
+        tenant,
+        scope: id,
+        type: "document.deleted",
+        payload: { document_id: id, collection: deleted.collection, source_uri: deleted.source_uri, title: deleted.title, version: String(deleted.version), deleted_by: ctx.callerId ?? "" },
+        id: `${id}:deleted`,
+      });
+      return { deletedChunkCount: deleted.chunk_count };
     },
 
     async listChunks(req, ctx) {

@@ -1,7 +1,9 @@
 import { DocumentsServiceService } from "#gen/rag/v1/documents.js";
+import { NotificationsServiceClient } from "#gen/rag/v1/notifications.js";
 import { RetrievalServiceClient } from "#gen/rag/v1/retrieval.js";
 import { connect } from "#mesh/client.js";
 import { parseEnv } from "#mesh/config.js";
+import { EventPublisher } from "#mesh/events.js";
 import { openDatabase } from "#mesh/postgres.js";
 import { serve } from "#mesh/server.js";
 import { runService } from "#mesh/service.js";
@@ -15,7 +17,10 @@ await runService("documents", async () => {
   const env = parseEnv(documentsEnvSchema);
   const pool = await openDatabase(env.DATABASE_URL, migrations);
   const retrieval = connect(RetrievalServiceClient, "retrieval");
+  const notifications = connect(NotificationsServiceClient, "notifications");
+  const events = new EventPublisher(notifications);
   const impl = documentsService({
+    events,
     store: new DocumentStore(pool),
     index: retrievalIndex(retrieval),
     maxDocumentBytes: env.MAX_DOCUMENT_BYTES,
@@ -25,6 +30,8 @@ await runService("documents", async () => {
     services: [serve(DocumentsServiceService, impl)],
     ready: async () => void (await pool.query("SELECT 1")),
     close: async () => {
+      await events.drain();
+      notifications.close();
       retrieval.close();
       await pool.end();
     },

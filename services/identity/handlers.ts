@@ -6,6 +6,7 @@ import {
   type GetJwksResponse,
   type UpdateUserRequest,
 } from "#gen/rag/v1/identity.js";
+import { requirePermission } from "#mesh/auth/index.js";
 import { requireTenant, type CallContext } from "#mesh/context.js";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnauthenticatedError } from "#mesh/errors.js";
 import type { ServiceImpl } from "#mesh/handlers.js";
@@ -31,12 +32,13 @@ const MAX_ANSWER = 2000;
 const USER_PATHS = ["email", "display_name", "roles"] as const;
 
 /**
- * Authorisation split: the gateway checks each RPC's permission (roles.ts) before forwarding, and sends
- * the caller's tenant (x-tenant-id) and user id (x-caller-id). Here every tenant-scoped RPC is confined
- * to that tenant (requireTenant), and "own" objects (keys, preferences, history) to that user.
- * Not tenant-scoped: CreateTenant and ListTenants (operator administration across tenants, gated by
- * tenants.manage at the gateway), Authenticate and IssueToken (the credential names its tenant: no
- * tenant is known before it is checked) and GetJwks (public keys, for anyone).
+ * Authorisation split: the mesh verifies the caller's token and each RPC's permission
+ * (mesh/auth/permissions.ts) before a handler runs; the token names the tenant and the user. Here every
+ * tenant-scoped RPC is confined to that tenant (requireTenant), and "own" objects (keys, preferences,
+ * history) to that user; another user's keys need users.manage.
+ * Not tenant-scoped: CreateTenant and ListTenants (operator administration across tenants,
+ * tenants.manage), Authenticate and IssueToken (the credential names its tenant: no tenant is known
+ * before it is checked) and GetJwks (public keys, for anyone).
  */
 export function identityService(deps: IdentityDeps): ServiceImpl<typeof IdentityServiceService> {
   const { store, auth, signer } = deps;
@@ -152,6 +154,7 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       const role = valid.role("role", req.role);
       if (req.expireTime && req.expireTime.getTime() <= Date.now()) throw new InvalidArgumentError("expire_time", "must be in the future");
       const owner = req.userId === "" ? await caller(ctx, tenant) : await userOf(tenant, "user_id", req.userId);
+      if (owner.user_id !== ctx.callerId) requirePermission(ctx.principal, "users.manage", "creating an API key for another user");
       const ceiling = highestRole(owner.roles);
       if (role > ceiling) throw new InvalidArgumentError("role", `${Role[role]} exceeds the user's highest role ${Role[ceiling]}`);
       const { key, secret } = await createApiKey(store, { tenantId: tenant, userId: owner.user_id, name, role, expireTime: req.expireTime });
@@ -161,6 +164,7 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
     async listApiKeys(req, ctx) {
       const tenant = requireTenant(ctx);
       const userId = req.userId === "-" ? undefined : req.userId === "" ? (await caller(ctx, tenant)).user_id : (await userOf(tenant, "user_id", req.userId)).user_id;
+      if (userId !== ctx.callerId) requirePermission(ctx.principal, "users.manage", "listing other users' API keys");
       const filter = { userId, includeRevoked: req.includeRevoked };
       const limit = pageSize(req.pageSize, PAGE);
       const after = decodePageToken<{ seq: string }>(req.pageToken, filter);
@@ -171,7 +175,10 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
     async revokeApiKey(req, ctx) {
       const tenant = requireTenant(ctx);
       const id = valid.requiredId("api_key_id", req.apiKeyId);
-      const row = valid.isUuid(id) ? await store.revokeApiKey(tenant, id) : undefined;
+      const key = valid.isUuid(id) ? await store.getApiKey(tenant, id) : undefined;
+      if (!key) throw new NotFoundError("API key", id);
+      if (key.user_id !== ctx.callerId) requirePermission(ctx.principal, "users.manage", "revoking another user's API key");
+      const row = await store.revokeApiKey(tenant, id);
       if (!row) throw new NotFoundError("API key", id);
       return { apiKey: toApiKey(row) };
     },

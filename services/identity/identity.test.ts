@@ -23,8 +23,17 @@ function client(metadata: Record<string, string> = {}): Identity {
   open.push(c);
   return c;
 }
-/** A client acting as a user of a tenant, as the gateway forwards it. */
+/** A client acting as a user of a tenant: a service acting on the user's behalf (mesh service token). */
 const as = (tenant: string, userId: string) => client({ "x-tenant-id": tenant, "x-caller-id": userId });
+
+/** A client presenting a user's own access token, issued for `apiKey`. */
+async function withKey(apiKey: string): Promise<Identity> {
+  const { accessToken } = await client().issueToken({ apiKey, ttlSeconds: 300 });
+  const c = connect(IdentityServiceClient, "identity", { target: service.address, auth: { bearer: accessToken } });
+  open.push(c);
+  return c;
+}
+const operator = () => withKey(BOOTSTRAP_KEY);
 
 before(async () => {
   pgServer = await startTestPostgres();
@@ -41,7 +50,7 @@ after(async () => {
 
 /** A fresh tenant with its admin, as the operator creates it. */
 async function newTenant(id: string) {
-  const created = await client().createTenant({ tenantId: id, displayName: `Tenant ${id}`, adminEmail: `Admin@${id}.example` });
+  const created = await (await operator()).createTenant({ tenantId: id, displayName: `Tenant ${id}`, adminEmail: `Admin@${id}.example` });
   return { ...created, admin: as(id, created.adminUser!.userId) };
 }
 
@@ -53,8 +62,33 @@ describe("identity", () => {
     assert.ok(principal!.permissions.includes("tenants.manage"));
     assert.ok(principal!.permissions.includes("users.manage"));
     assert.equal(principal!.authMethod, AuthMethod.AUTH_METHOD_API_KEY);
-    const { tenants } = await client().listTenants({ pageSize: 0, pageToken: "" });
+    const { tenants } = await (await operator()).listTenants({ pageSize: 0, pageToken: "" });
     assert.ok(tenants.some((t) => t.tenantId === "default"));
+  });
+
+  test("the service checks tokens itself: none is UNAUTHENTICATED, a tenant admin cannot create tenants, a reader cannot manage users", async () => {
+    const t = await newTenant("guarded");
+    const anonymous = connect(IdentityServiceClient, "identity", { target: service.address, auth: "none" });
+    open.push(anonymous);
+    const none = await rejection(anonymous.listUsers({ pageSize: 0, pageToken: "", role: 0 }));
+    assert.equal(none.code, status.UNAUTHENTICATED);
+    assert.match(none.details, /missing credentials/);
+    const tenantAdmin = await withKey(t.adminApiKeySecret);
+    const denied = await rejection(tenantAdmin.createTenant({ tenantId: "sneaky", displayName: "x", adminEmail: "a@b.cd" }));
+    assert.equal(denied.code, status.PERMISSION_DENIED);
+    assert.match(denied.details, /tenants\.manage/);
+    const reader = await tenantAdmin.createUser({ email: "r@guarded.example", displayName: "R", roles: [Role.ROLE_READER] });
+    const readerKey = await tenantAdmin.createApiKey({ name: "r", role: Role.ROLE_READER, userId: reader.user!.userId });
+    const asReader = await withKey(readerKey.secret);
+    const refused = await rejection(asReader.createUser({ email: "x@guarded.example", displayName: "X", roles: [Role.ROLE_ADMIN] }));
+    assert.equal(refused.code, status.PERMISSION_DENIED);
+    assert.match(refused.details, /users\.manage.*READER/);
+    // A reader manages its own keys, not another user's.
+    const own = await asReader.createApiKey({ name: "mine", role: Role.ROLE_READER, userId: "" });
+    assert.ok(own.secret.startsWith("rag_"));
+    assert.equal((await rejection(asReader.createApiKey({ name: "theirs", role: Role.ROLE_READER, userId: t.adminUser!.userId }))).code, status.PERMISSION_DENIED);
+    // Its own token names its user: preferences and history are its own.
+    assert.ok((await asReader.getPreferences({})).preferences);
   });
 
   test("CreateTenant returns an admin user and an admin key shown once", async () => {
@@ -67,7 +101,7 @@ describe("identity", () => {
     const { principal } = await client().authenticate({ credential: { $case: "apiKey", value: t.adminApiKeySecret } });
     assert.equal(principal!.tenantId, "acme");
     assert.ok(!principal!.permissions.includes("tenants.manage"), "only the operator's key manages tenants");
-    assert.equal((await rejection(client().createTenant({ tenantId: "acme", displayName: "again", adminEmail: "a@b.cd" }))).code, status.ALREADY_EXISTS);
+    assert.equal((await rejection((await operator()).createTenant({ tenantId: "acme", displayName: "again", adminEmail: "a@b.cd" }))).code, status.ALREADY_EXISTS);
     const listed = await t.admin.listApiKeys({ pageSize: 0, pageToken: "", userId: "", includeRevoked: false });
     assert.equal(listed.apiKeys.length, 1);
     assert.ok(!JSON.stringify(listed).includes(t.adminApiKeySecret.split("_")[2]!), "listing never shows secrets");
@@ -229,9 +263,9 @@ describe("identity", () => {
 
   test("bad input is named", async () => {
     const t = await newTenant("inputs");
-    expectInvalid(await rejection(client().createTenant({ tenantId: "9bad", displayName: "x", adminEmail: "a@b.cd" })), "tenant_id", /valid tenant id/);
-    expectInvalid(await rejection(client().createTenant({ tenantId: "", displayName: "", adminEmail: "a@b.cd" })), "display_name", /required/);
-    expectInvalid(await rejection(client().createTenant({ tenantId: "", displayName: "x", adminEmail: "nope" })), "admin_email", /not an email/);
+    expectInvalid(await rejection((await operator()).createTenant({ tenantId: "9bad", displayName: "x", adminEmail: "a@b.cd" })), "tenant_id", /valid tenant id/);
+    expectInvalid(await rejection((await operator()).createTenant({ tenantId: "", displayName: "", adminEmail: "a@b.cd" })), "display_name", /required/);
+    expectInvalid(await rejection((await operator()).createTenant({ tenantId: "", displayName: "x", adminEmail: "nope" })), "admin_email", /not an email/);
     expectInvalid(await rejection(t.admin.createUser({ email: "u@inputs.example", displayName: "", roles: [] })), "roles", /at least one/);
     expectInvalid(await rejection(t.admin.createUser({ email: "u@inputs.example", displayName: "", roles: [7 as Role] })), "roles", /ROLE_READER/);
     expectInvalid(await rejection(t.admin.createApiKey({ name: "", role: Role.ROLE_READER, userId: "" })), "name", /required/);

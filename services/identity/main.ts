@@ -1,4 +1,5 @@
 import { IdentityServiceService } from "#gen/rag/v1/identity.js";
+import { setKeySource } from "#mesh/auth/index.js";
 import { parseEnv } from "#mesh/config.js";
 import { openDatabase } from "#mesh/postgres.js";
 import { serve } from "#mesh/server.js";
@@ -18,6 +19,8 @@ await runService("identity", async () => {
   await bootstrap(store, env.IDENTITY_BOOTSTRAP_ADMIN_KEY || undefined);
   const signer = new TokenSigner(pool, env.IDENTITY_KEY_ROTATION_DAYS * 86_400_000);
   await signer.start();
+  // Every other service fetches these keys with GetJwks; identity reads its own store.
+  setKeySource(() => signer.jwks());
   const impl = identityService({ store, signer, auth: new Authenticator(store, signer) });
   return {
     services: [serve(IdentityServiceService, impl)],

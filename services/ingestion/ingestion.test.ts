@@ -16,7 +16,7 @@ import {
   type WatchJobResponse,
 } from "#gen/rag/v1/ingestion.js";
 import { connect, type PromiseClient } from "#mesh/client.js";
-import { expectInvalid, rejection } from "#testing/grpc.js";
+import { eventually, expectInvalid, rejection } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { startFakes, type Fakes } from "./fakes.js";
@@ -168,6 +168,7 @@ describe("ingestion over gRPC", () => {
     const listed = await client.listJobs({ pageSize: 10, pageToken: "", state: JobState.JOB_STATE_SUCCEEDED, collection: "handbook" });
     assert.deepEqual(listed.jobs.map((j) => j.jobId), [job.jobId]);
 
+    await eventually(() => fakes.notifications.eventsOf(tenant).some((e) => e.eventType === "ingestion.job.finished"), "the job-finished event");
     const published = fakes.notifications.eventsOf(tenant);
     assert.equal(published.filter((e) => e.eventType === "document.ingested").length, 3);
     const finished = published.find((e) => e.eventType === "ingestion.job.finished");
@@ -280,7 +281,7 @@ describe("ingestion over gRPC", () => {
       assert.equal(last.state, JobState.JOB_STATE_CANCELLED);
       assert.ok(Number(last.progress?.itemsProcessed) <= 2, "at most the items in flight (2) were finished");
       assert.ok(fakes.documents.callsOf(tenant, "createDocument").length <= 2, "no item started after the cancel");
-      assert.ok(fakes.notifications.eventsOf(tenant).some((e) => e.eventType === "ingestion.job.finished" && e.payload?.state === "cancelled"));
+      await eventually(() => fakes.notifications.eventsOf(tenant).some((e) => e.eventType === "ingestion.job.finished" && e.payload?.state === "cancelled"), "the job-finished event");
       const again = await client.cancelJob({ jobId: job!.jobId });
       assert.equal(again.job?.state, JobState.JOB_STATE_CANCELLED, "cancelling an ended job is a no-op");
       assert.equal(again.job?.updateTime?.getTime(), last.updateTime?.getTime());

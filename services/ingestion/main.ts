@@ -10,7 +10,7 @@ import { ingestionEnvSchema } from "./config.js";
 import { ingestionService } from "./handlers.js";
 import { sweepDeadWorkers, WorkerLease } from "./liveness.js";
 import { migrations } from "./migrations.js";
-import { Notifier } from "./notify.js";
+import { EventPublisher } from "#mesh/events.js";
 import { JobRunner } from "./runner.js";
 import { JobStore } from "./store.js";
 
@@ -21,7 +21,7 @@ await runService("ingestion", async (base) => {
   const store = new JobStore(pool);
   const bus = new JobBus();
   const clients = connectClients();
-  const notifier = new Notifier(clients);
+  const notifier = new EventPublisher(clients.notifications);
   const runner = new JobRunner(
     { store, bus, clients, notifier, workerId: lease.workerId },
     {

@@ -7,7 +7,7 @@ import type { FetchLimits } from "./connectors/fetch.js";
 import type { ConnectorEvent } from "./connectors/types.js";
 import { toItemError, type StageName } from "./convert.js";
 import { describeError } from "./indexer.js";
-import type { Notifier } from "./notify.js";
+import type { EventPublisher } from "#mesh/events.js";
 import { ingestItem, type PipelineContext } from "./pipeline.js";
 import type { JobRow, JobStore } from "./store.js";
 import { JobTally } from "./tally.js";
@@ -30,7 +30,7 @@ export interface RunnerDeps {
   store: JobStore;
   bus: JobBus;
   clients: Clients;
-  notifier: Notifier;
+  notifier: EventPublisher;
   workerId: string;
 }
 
@@ -225,22 +225,22 @@ export class JobRunner {
   }
 
   private notifyIngested(tenant: string, jobId: string, doc: { documentId: string; collection: string; sourceUri: string; title: string; version: string }, created: boolean, chunks: number): void {
-    this.deps.notifier.publish(
+    this.deps.notifier.publish({
       tenant,
-      jobId,
-      "document.ingested",
-      { job_id: jobId, document_id: doc.documentId, collection: doc.collection, source_uri: doc.sourceUri, title: doc.title, version: doc.version, created, chunks_indexed: chunks },
-      `${jobId}:${doc.documentId}:${doc.version}`,
-    );
+      scope: jobId,
+      type: "document.ingested",
+      payload: { job_id: jobId, document_id: doc.documentId, collection: doc.collection, source_uri: doc.sourceUri, title: doc.title, version: doc.version, created, chunks_indexed: chunks },
+      id: `${jobId}:${doc.documentId}:${doc.version}`,
+    });
   }
 
   private notifyEnded(row: JobRow): void {
     const p = row.progress;
-    this.deps.notifier.publish(
-      row.tenant_id,
-      row.job_id,
-      row.state === "FAILED" ? "ingestion.job.failed" : "ingestion.job.finished",
-      {
+    this.deps.notifier.publish({
+      tenant: row.tenant_id,
+      scope: row.job_id,
+      type: row.state === "FAILED" ? "ingestion.job.failed" : "ingestion.job.finished",
+      payload: {
         job_id: row.job_id,
         state: row.state.toLowerCase(),
         collection: row.collection,
@@ -251,8 +251,8 @@ export class JobRunner {
         items_failed: p.itemsFailed ?? 0,
         error: row.error,
       },
-      `${row.job_id}:ended`,
-    );
+      id: `${row.job_id}:ended`,
+    });
   }
 }
 

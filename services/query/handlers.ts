@@ -5,23 +5,29 @@ import type { ServiceImpl } from "#mesh/handlers.js";
 import { askResultResponse, type AskRecords } from "./ask-records.js";
 import type { Asker } from "./asker.js";
 import type { BackgroundAsks } from "./background-asks.js";
+import type { QueryHistory } from "./history.js";
 import { askPlan } from "./plan.js";
 import { StageClock } from "./stage-clock.js";
 
 type Impl = ServiceImpl<typeof QueryServiceService>;
 
-export function queryService(asker: Asker, background: BackgroundAsks, records: AskRecords): Impl {
+export function queryService(asker: Asker, background: BackgroundAsks, records: AskRecords, history?: QueryHistory): Impl {
   return {
     async ask(req, ctx) {
       const clock = new StageClock();
       const tenant = requireTenant(ctx);
-      return asker.ask(tenant, askPlan(req), clock);
+      const plan = askPlan(req);
+      const response = await asker.ask(tenant, plan, clock);
+      history?.record(ctx, response.collection || plan.collection, plan.question, response, response.timings?.totalMs ?? 0);
+      return response;
     },
 
     async *askStream(req, ctx) {
       const clock = new StageClock();
       const tenant = requireTenant(ctx);
-      yield* asker.askStream(tenant, askPlan(req), clock);
+      const plan = askPlan(req);
+      const events = asker.askStream(tenant, plan, clock);
+      yield* history ? history.recording(ctx, plan.collection, plan.question, events) : events;
     },
 
     async submitAsk(req, ctx) {

@@ -1,4 +1,6 @@
+import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
 import { QueryServiceService } from "#gen/rag/v1/query.js";
+import { connect } from "#mesh/client.js";
 import { createCache } from "#mesh/cache.js";
 import { parseEnv } from "#mesh/config.js";
 import { serve } from "#mesh/server.js";
@@ -10,6 +12,7 @@ import { BackgroundAsks } from "./background-asks.js";
 import { queryEnvSchema } from "./config.js";
 import { connectDependencies } from "./dependencies.js";
 import { queryService } from "./handlers.js";
+import { QueryHistory } from "./history.js";
 
 await runService("query", async () => {
   const env = parseEnv(queryEnvSchema);
@@ -20,12 +23,14 @@ await runService("query", async () => {
   const answerCache = new AnswerCache(answers, deps.retrieval, { ttlMs: env.ANSWER_CACHE_TTL_MS, embeddingModel: env.QUERY_EMBEDDING_MODEL });
   const asker = new Asker(deps, answerCache, { embeddingModel: env.QUERY_EMBEDDING_MODEL });
   const records = new AskRecords(asks, env.ASK_RESULT_TTL_MS);
+  const identity = connect(IdentityServiceClient, "identity");
   const background = new BackgroundAsks(asker, records, { workers: env.ASK_WORKERS, queueLimit: env.ASK_QUEUE_LIMIT, timeoutMs: env.ASK_TIMEOUT_MS });
   return {
-    services: [serve(QueryServiceService, queryService(asker, background, records))],
+    services: [serve(QueryServiceService, queryService(asker, background, records, new QueryHistory(identity)))],
     close: async () => {
       await background.close();
       deps.close();
+      identity.close();
       await Promise.all([answers.close(), asks.close()]);
     },
   };

@@ -1,0 +1,76 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
+import { setServiceName } from "#mesh/auth/index.js";
+import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
+import { connect } from "#mesh/client.js";
+import { ConfigError, parseEnv } from "#mesh/config.js";
+import { discovery, setDiscovery, StaticDiscovery } from "#mesh/discovery.js";
+import { configureLogger, errorFields, log } from "#mesh/logger.js";
+import { stopOn } from "#mesh/service.js";
+import { gatewayEnvSchema } from "./config.js";
+import { docsHandler } from "./docs.js";
+import { EdgeAuth } from "./edge-policy.js";
+import { createGateway } from "./gateway.js";
+import { loadRegistry } from "./http-rules.js";
+import { openApiDocument } from "./openapi.js";
+import { parseRateLimitConfig, createRateLimiter } from "./ratelimit/index.js";
+
+let env;
+try {
+  env = parseEnv(gatewayEnvSchema);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`gateway: ${err.message}\n`);
+  process.exit(78);
+}
+configureLogger("gateway", env.LOG_LEVEL);
+setServiceName("gateway");
+setDiscovery(new StaticDiscovery(env.RAG_ENDPOINTS));
+
+const byGrpcService = new Map(SERVICE_NAMES.map((name) => [CATALOGUE[name].grpcService, name]));
+const upstream = (service: string) => {
+  const name = byGrpcService.get(service);
+  return name ? discovery().target(name) : env.GATEWAY_UPSTREAMS[service];
+};
+
+const identity = connect(IdentityServiceClient, "identity", { auth: "none" });
+const limiter = createRateLimiter(env.GATEWAY_RATE_LIMITS ?? parseRateLimitConfig(undefined), env.REDIS_URL, { prefix: "rag:gateway:ratelimit:" });
+const spec = JSON.stringify(openApiDocument(loadRegistry(env.GATEWAY_DESCRIPTORS), { title: "RAG API", version: "v1" }));
+const docs = docsHandler({ openApiPath: "/openapi.json", mount: "/docs" });
+const serveSpec = (req: IncomingMessage, res: ServerResponse) => {
+  if (req.url?.split("?")[0] !== "/openapi.json") return false;
+  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache" });
+  res.end(spec);
+  return true;
+};
+
+const gateway = createGateway({
+  descriptorSets: env.GATEWAY_DESCRIPTORS,
+  upstream,
+  policy: new EdgeAuth(identity, limiter),
+  maxBodyBytes: env.GATEWAY_MAX_BODY_BYTES,
+  cors: { allowedOrigins: env.GATEWAY_CORS_ORIGINS },
+  unaryTimeoutMs: env.GATEWAY_UNARY_TIMEOUT_MS,
+  streamTimeoutMs: env.GATEWAY_STREAM_TIMEOUT_MS,
+  extraRoutes: (req, res) => serveSpec(req, res) || docs(req, res),
+});
+
+const port = await gateway.listen(env.GATEWAY_PORT, env.GATEWAY_HOST).catch((err) => {
+  log.error("could not start the gateway", errorFields(err));
+  process.exit(1);
+});
+log.info("serving", { http: `${env.GATEWAY_HOST}:${port}` });
+
+let stopping = false;
+async function stop(reason: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info("stopping", { reason });
+  setTimeout(() => process.exit(1), 15_000).unref();
+  await gateway.close();
+  await limiter.close();
+  identity.close();
+  log.info("stopped");
+  process.exit(0);
+}
+stopOn(stop, env.RAG_EXIT_WITH_STDIN);

@@ -1,0 +1,70 @@
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { Client, credentials, Metadata, type ClientReadableStream } from "@grpc/grpc-js";
+
+/**
+ * gRPC calls on raw bytes: the gateway encodes and decodes messages itself (protobuf-es, from the
+ * descriptors), so one generic client per upstream target serves every service behind it.
+ */
+
+const identity = (b: Buffer): Buffer => b;
+
+/** Upstream responses are not bounded by the HTTP body limit (a document's text can be large). */
+const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
+export interface UnaryCall {
+  response: Promise<Buffer>;
+  /** Cancels the call (the client went away); the response promise rejects with CANCELLED. */
+  cancel(): void;
+}
+
+export type HealthStatus = "SERVING" | "NOT_SERVING" | "UNKNOWN" | "SERVICE_UNKNOWN";
+const HEALTH_STATUSES: HealthStatus[] = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
+
+export class Upstreams {
+  private readonly clients = new Map<string, Client>();
+
+  /** One channel per target ("host:port"), created on first use and kept for the gateway's life. */
+  client(target: string): Client {
+    let client = this.clients.get(target);
+    if (!client) {
+      client = new Client(target, credentials.createInsecure(), { "grpc.max_receive_message_length": MAX_RECEIVE_BYTES });
+      this.clients.set(target, client);
+    }
+    return client;
+  }
+
+  unary(target: string, rpcPath: string, request: Uint8Array, metadata: Metadata, timeoutMs: number): UnaryCall {
+    let cancel: () => void = () => {};
+    const response = new Promise<Buffer>((resolve, reject) => {
+      const call = this.client(target).makeUnaryRequest(rpcPath, identity, identity, Buffer.from(request), metadata, { deadline: Date.now() + timeoutMs }, (err, value) => {
+        if (err) reject(err);
+        else resolve(value ?? Buffer.alloc(0));
+      });
+      cancel = () => call.cancel();
+    });
+    return { response, cancel: () => cancel() };
+  }
+
+  serverStream(target: string, rpcPath: string, request: Uint8Array, metadata: Metadata, timeoutMs: number): ClientReadableStream<Buffer> {
+    return this.client(target).makeServerStreamRequest(rpcPath, identity, identity, Buffer.from(request), metadata, { deadline: Date.now() + timeoutMs });
+  }
+
+  /** `grpc.health.v1.Health/Check` for the whole server (service ""). Rejects when the call fails. */
+  async health(target: string, timeoutMs: number): Promise<HealthStatus> {
+    const bytes = await this.unary(target, "/grpc.health.v1.Health/Check", new Uint8Array(0), new Metadata(), timeoutMs).response;
+    // HealthCheckResponse is one enum field (1: status); decoding it by hand spares a descriptor for it.
+    const reader = new BinaryReader(bytes);
+    let code = 0;
+    while (reader.pos < reader.len) {
+      const [field, wireType] = reader.tag();
+      if (field === 1 && wireType === 0) code = reader.int32();
+      else reader.skip(wireType);
+    }
+    return HEALTH_STATUSES[code] ?? "UNKNOWN";
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+}
