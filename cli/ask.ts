@@ -31,7 +31,7 @@ export async function askCommand(ctx: CliContext, args: string[]): Promise<numbe
     filter: values.tag || values.doc ? { documentIds: values.doc ?? [], tags: values.tag ?? [] } : undefined,
     options: { bypassCache: values["no-cache"] ?? false },
   };
-  const query = connect(QueryServiceClient, "query", { discovery: ctx.discovery, metadata: ctx.metadata, deadlineMs: 120_000 });
+  const query = connect(QueryServiceClient, "query", { discovery: ctx.discovery, auth: ctx.auth, metadata: ctx.metadata, deadlineMs: 120_000 });
   try {
     if (ctx.json || values["no-stream"]) {
       const res = await query.ask(AskRequest.fromPartial(request));

@@ -1,4 +1,6 @@
+import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
 import type { ServiceName } from "#mesh/catalogue.js";
+import { connect, type ConnectOptions } from "#mesh/client.js";
 import { endpointList } from "#mesh/config.js";
 import { StaticDiscovery } from "#mesh/discovery.js";
 import { UsageError } from "./output.js";
@@ -9,7 +11,29 @@ export interface CliContext {
   json: boolean;
   discovery: StaticDiscovery;
   metadata: Record<string, string>;
+  /** How calls authenticate (see `authenticate`); commands pass it to `connect`. */
+  auth: ConnectOptions["auth"];
   target(name: ServiceName): string;
+}
+
+/**
+ * The CLI acts as a user when RAG_API_KEY holds an API key: it exchanges the key for an access token
+ * (IssueToken) and presents that, so the services apply the key's role and tenant. On a machine of the
+ * deployment that has RAG_INTERNAL_SECRET, it may instead act as a service for --tenant (operators).
+ */
+export async function authenticate(ctx: CliContext): Promise<CliContext> {
+  const apiKey = process.env.RAG_API_KEY?.trim();
+  if (apiKey) {
+    const identity = connect(IdentityServiceClient, "identity", { discovery: ctx.discovery, auth: "none" });
+    try {
+      const { accessToken } = await identity.issueToken({ apiKey, ttlSeconds: 3600 });
+      return { ...ctx, auth: { bearer: accessToken } };
+    } finally {
+      identity.close();
+    }
+  }
+  if ((process.env.RAG_INTERNAL_SECRET ?? "").length >= 32) return { ...ctx, auth: "service" };
+  throw new UsageError("no credentials: set RAG_API_KEY to an API key (the first `make run` prints the bootstrap admin key)");
 }
 
 export function cliContext(opts: { tenant?: string; json?: boolean }): CliContext {
@@ -22,6 +46,7 @@ export function cliContext(opts: { tenant?: string; json?: boolean }): CliContex
     json: opts.json ?? false,
     discovery,
     metadata: { "x-tenant-id": tenant },
+    auth: "none",
     target: (name) => discovery.target(name),
   };
 }

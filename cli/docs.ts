@@ -33,7 +33,7 @@ const bodyOptions = {
 
 export async function docsCommand(ctx: CliContext, args: string[]): Promise<void> {
   const [verb, ...rest] = args;
-  const docs = connect(DocumentsServiceClient, "documents", { discovery: ctx.discovery, metadata: ctx.metadata });
+  const docs = connect(DocumentsServiceClient, "documents", { discovery: ctx.discovery, auth: ctx.auth, metadata: ctx.metadata });
   try {
     switch (verb) {
       case "create": {

@@ -30,7 +30,7 @@ export async function ingestCommand(ctx: CliContext, args: string[]): Promise<nu
   for (const s of skipped) process.stderr.write(`skipping ${s}\n`);
   if (files.length === 0 && urls.length === 0) throw new UsageError("no ingestible files found (txt, md, html, pdf, docx)");
 
-  const client = connect(IngestionServiceClient, "ingestion", { discovery: ctx.discovery, metadata: ctx.metadata, deadlineMs: 3_600_000 });
+  const client = connect(IngestionServiceClient, "ingestion", { discovery: ctx.discovery, auth: ctx.auth, metadata: ctx.metadata, deadlineMs: 3_600_000 });
   const progress = new Progress(files.length + urls.length, ctx.json);
   const jobs: Job[] = [];
   try {

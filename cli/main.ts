@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { cliContext } from "./context.js";
+import { authenticate, cliContext } from "./context.js";
 import { ASK_USAGE, askCommand } from "./ask.js";
 import { DOCS_USAGE, docsCommand } from "./docs.js";
 import { healthCommand } from "./health.js";
@@ -15,11 +15,13 @@ usage:
 ${DOCS_USAGE.split("\n").map((l) => `  ${l}`).join("\n")}
 
 options (before the command):
-  --tenant T    tenant to act as (default: $RAG_TENANT, else "default")
+  --tenant T    tenant to act as with RAG_INTERNAL_SECRET (default: $RAG_TENANT, else "default");
+                with RAG_API_KEY the key's own tenant
   --json        machine-readable output
 
 environment:
   RAG_ENDPOINTS  name=host:port,... where the services are (default: the ports "make run" uses)
+  RAG_API_KEY    the API key to call with (rag_...); its role decides what you may do
   RAG_TENANT     default tenant`;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,10 +39,10 @@ async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return 0;
   }
-  const ctx = cliContext({ tenant: values.tenant as string | undefined, json: values.json as boolean | undefined });
+  const base = cliContext({ tenant: values.tenant as string | undefined, json: values.json as boolean | undefined });
+  if (command === "health") return healthCommand(base);
+  const ctx = await authenticate(base);
   switch (command) {
-    case "health":
-      return healthCommand(ctx);
     case "ingest":
       return ingestCommand(ctx, rest);
     case "ask":
