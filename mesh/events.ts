@@ -37,7 +37,8 @@ export class EventPublisher {
     const p = this.notifications
       .publish(PublishRequest.fromPartial({ eventType: event.type, payload: event.payload, eventId: event.id, occurTime: new Date() }), {
         deadlineMs: PUBLISH_TIMEOUT_MS,
-        // Its own tenant, not the caller's call: events outlive the request that raised them.
+        // Its own signal, tenant and request id, not the raising call's: events outlive that call.
+        signal: AbortSignal.timeout(PUBLISH_TIMEOUT_MS),
         metadata: { [TENANT_KEY]: event.tenant, [REQUEST_ID_KEY]: event.scope },
       })
       .then(

@@ -29,6 +29,29 @@ export const gatewayEnvSchema = z.object({
       return out;
     })
     .default({}),
+  /**
+   * Permissions of RPCs outside rag.v1 that this gateway serves (JSON: full method path → permission), e.g.
+   * `{"/rag.v2.QueryService/Ask":"query.ask"}`. An RPC with no declared permission is refused (fail closed).
+   */
+  GATEWAY_METHOD_PERMISSIONS: z
+    .string()
+    .transform((raw, ctx) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `not JSON: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+      const shape = z.record(z.string().regex(/^\/[\w.]+\/\w+$/, "keys are full method paths like /rag.v2.QueryService/Ask"), z.string().min(1));
+      const checked = shape.safeParse(parsed);
+      if (!checked.success) {
+        ctx.addIssue({ code: "custom", message: checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+        return z.NEVER;
+      }
+      return checked.data;
+    })
+    .default({}),
   /** Allowed browser origins for CORS: "*" or a comma-separated list; empty turns CORS off. */
   GATEWAY_CORS_ORIGINS: list.default([]),
   GATEWAY_MAX_BODY_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),

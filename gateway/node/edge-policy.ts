@@ -44,7 +44,9 @@ export class EdgeAuth implements EdgePolicy {
       // nobody can guess keys at full speed.
       const decision = await this.limiter.take({ key: `ip:${clientAddress(req)}`, tenant: "anonymous", role: "READER" });
       if (!decision.allowed) throw tooMany(decision.headers, "this address");
-      return { metadata: {}, headers: decision.headers };
+      // IssueToken may take its API key from the request's own credential rather than the body.
+      const presented = presentedApiKey(req);
+      return { metadata: presented ? { authorization: `Bearer ${presented}` } : {}, headers: decision.headers };
     }
     const token = await this.accessToken(req);
     let principal: Principal | undefined;
@@ -65,8 +67,7 @@ export class EdgeAuth implements EdgePolicy {
 
   /** The caller's access token: its own, or the one its API key is exchanged for. */
   private async accessToken(req: IncomingMessage): Promise<string> {
-    const header = req.headers["x-api-key"];
-    const apiKey = typeof header === "string" && header.trim() !== "" ? header.trim() : undefined;
+    const apiKey = presentedApiKey(req);
     const authorization = req.headers.authorization?.trim();
     if (!apiKey && !authorization) {
       throw new HttpError(401, status.UNAUTHENTICATED, "missing credentials: send an API key (X-API-Key: rag_…) or an access token (Authorization: Bearer …)", {
@@ -76,7 +77,7 @@ export class EdgeAuth implements EdgePolicy {
     if (apiKey) return this.exchange(apiKey);
     const m = /^Bearer\s+(\S+)$/i.exec(authorization!);
     if (!m) throw new HttpError(401, status.UNAUTHENTICATED, 'malformed Authorization header: expected "Bearer <API key or access token>"', { headers: { "WWW-Authenticate": 'Bearer realm="rag"' } });
-    return m[1]!.startsWith("rag_") ? this.exchange(m[1]!) : m[1]!;
+    return m[1]!;
   }
 
   private async exchange(apiKey: string): Promise<string> {
@@ -103,6 +104,14 @@ function refusal(err: unknown): HttpError {
 
 function tooMany(headers: Record<string, string>, who: string): HttpError {
   return new HttpError(429, status.RESOURCE_EXHAUSTED, `rate limit exceeded for ${who}: retry after ${headers["Retry-After"] ?? "a few"} seconds`, { headers });
+}
+
+/** An API key sent as X-API-Key or as "Authorization: Bearer rag_…". */
+function presentedApiKey(req: IncomingMessage): string | undefined {
+  const header = req.headers["x-api-key"];
+  if (typeof header === "string" && header.trim() !== "") return header.trim();
+  const m = /^Bearer\s+(rag_\S+)$/i.exec(req.headers.authorization?.trim() ?? "");
+  return m?.[1];
 }
 
 function clientAddress(req: IncomingMessage): string {

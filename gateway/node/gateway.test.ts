@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import http, { type IncomingHttpHeaders } from "node:http";
+import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
@@ -7,39 +7,10 @@ import { DocumentStatus } from "#gen/rag/v1/documents.js";
 import { createGateway, HttpError, type EdgePolicy, type Gateway, type RouteInfo } from "./gateway.js";
 import { writeEchoDescriptorSet } from "./testdata/echo-descriptor.js";
 import { BIG_SIZE, startFakeUpstream, type FakeUpstream } from "./testdata/fake-upstream.js";
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  json: any;
-}
+import { request, type Reply } from "./testdata/http-request.js";
 
 const MAX_BODY = 64 * 1024;
 
-/** One HTTP/1.1 request to the gateway under test; `body` objects are sent as JSON. */
-function request(port: number, method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown } = {}): Promise<Reply> {
-  const body = opts.body === undefined ? undefined : typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
-  const headers: Record<string, string> = { ...(body !== undefined && typeof opts.body !== "string" ? { "content-type": "application/json" } : {}), ...opts.headers };
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, method, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 /** Opens a streaming response and reads it until `until` holds for the text so far. */
 function openStream(port: number, method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown } = {}) {

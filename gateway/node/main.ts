@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
 import { setServiceName } from "#mesh/auth/index.js";
+import { declareMethodPermissions, methodPermissions } from "#mesh/auth/permissions.js";
 import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
 import { connect } from "#mesh/client.js";
 import { ConfigError, parseEnv } from "#mesh/config.js";
@@ -11,7 +12,7 @@ import { gatewayEnvSchema } from "./config.js";
 import { docsHandler } from "./docs.js";
 import { EdgeAuth } from "./edge-policy.js";
 import { createGateway } from "./gateway.js";
-import { loadRegistry } from "./http-rules.js";
+import { httpBindings, loadRegistry } from "./http-rules.js";
 import { openApiDocument } from "./openapi.js";
 import { parseRateLimitConfig, createRateLimiter } from "./ratelimit/index.js";
 
@@ -26,6 +27,7 @@ try {
 configureLogger("gateway", env.LOG_LEVEL);
 setServiceName("gateway");
 setDiscovery(new StaticDiscovery(env.RAG_ENDPOINTS));
+declareMethodPermissions(env.GATEWAY_METHOD_PERMISSIONS);
 
 const byGrpcService = new Map(SERVICE_NAMES.map((name) => [CATALOGUE[name].grpcService, name]));
 const upstream = (service: string) => {
@@ -35,7 +37,15 @@ const upstream = (service: string) => {
 
 const identity = connect(IdentityServiceClient, "identity", { auth: "none" });
 const limiter = createRateLimiter(env.GATEWAY_RATE_LIMITS ?? parseRateLimitConfig(undefined), env.REDIS_URL, { prefix: "rag:gateway:ratelimit:" });
-const spec = JSON.stringify(openApiDocument(loadRegistry(env.GATEWAY_DESCRIPTORS), { title: "RAG API", version: "v1" }));
+const registry = loadRegistry(env.GATEWAY_DESCRIPTORS);
+// Fail at start, not per request, when an RPC this gateway would serve has no permission declared.
+const undeclared = httpBindings(registry).filter((b) => !methodPermissions()[`/${b.service.typeName}/${b.method.name}`]);
+if (undeclared.length > 0) {
+  const paths = [...new Set(undeclared.map((b) => `/${b.service.typeName}/${b.method.name}`))];
+  process.stderr.write(`gateway: no permission declared for ${paths.join(", ")}: add them to GATEWAY_METHOD_PERMISSIONS\n`);
+  process.exit(78);
+}
+const spec = JSON.stringify(openApiDocument(registry, { title: "RAG API", version: "v1" }));
 const docs = docsHandler({ openApiPath: "/openapi.json", mount: "/docs" });
 const serveSpec = (req: IncomingMessage, res: ServerResponse) => {
   if (req.url?.split("?")[0] !== "/openapi.json") return false;
