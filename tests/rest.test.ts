@@ -170,8 +170,21 @@ describe("REST through the gateway", () => {
     assert.equal(payload.data.job_id, job.jobId);
     assert.equal(payload.data.state, "succeeded");
 
-    // Query wrote the ask to the reader's own history; the admin's history does not have it.
-    await eventually(async () => ok(await api("GET", "/v1/history", { key: reader.key }), "history").entries.some((e: any) => e.question === QUESTION), "the history entry");
+    // An ask submitted to run in the background, and its result fetched by id.
+    const LATER = "Which trips need a manager's approval?";
+    const { askId } = ok(await api("POST", "/v1/asks", { key: reader.key, body: { question: LATER, collection: "travel" } }), "submit ask");
+    let result: any;
+    await eventually(async () => {
+      result = ok(await api("GET", `/v1/asks/${askId}`, { key: reader.key }), "ask result");
+      return result.state === "ASK_STATE_SUCCEEDED" || result.state === "ASK_STATE_FAILED";
+    }, "the submitted ask to finish");
+    assert.match(result.result.answer, /Flights/);
+
+    // Query wrote every ask to the reader's own history; the admin's history does not have them.
+    await eventually(async () => {
+      const { entries } = ok(await api("GET", "/v1/history", { key: reader.key }), "history");
+      return [QUESTION, LATER].every((q) => entries.some((e: any) => e.question === q));
+    }, "the history entries");
     const adminHistory = ok(await api("GET", "/v1/history", { key: ADMIN_KEY }), "admin history");
     assert.ok(!adminHistory.entries.some((e: any) => e.question === QUESTION));
   });

@@ -77,6 +77,9 @@ export function invalidArgument(message: string, field?: string): HttpError {
  * message (the services sanitise their own messages) plus the `rag-error-details` trailer; anything the
  * gateway did not expect becomes a generic INTERNAL, logged with its real cause.
  */
+/** Connection-level failures grpc-js reports itself (as opposed to a service answering UNAVAILABLE). */
+const CONNECTION_FAILURE = /No connection established|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|getaddrinfo|Connection dropped|Name resolution failed/;
+
 export function toHttpError(err: unknown, requestId: string): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof RpcError) {
@@ -84,6 +87,11 @@ export function toHttpError(err: unknown, requestId: string): HttpError {
     return grpcError(err.code, err.message, details);
   }
   if (isServiceError(err)) {
+    if (err.code === status.UNAVAILABLE && CONNECTION_FAILURE.test(err.details)) {
+      // grpc-js's own text names the upstream's address: log it, tell the client only what to do.
+      log.warn("upstream unreachable", { request_id: requestId, error: err.details });
+      return grpcError(status.UNAVAILABLE, "the service is unavailable: retry later");
+    }
     const trailer = errorDetails(err);
     return grpcError(err.code, err.details || err.message, Object.keys(trailer).length > 0 ? [trailer] : []);
   }

@@ -451,6 +451,7 @@ describe("gateway with an unreachable upstream", () => {
     const res = await request(port, "GET", "/v1/documents/d1");
     assert.equal(res.status, 503);
     assert.equal(res.json.status, "UNAVAILABLE");
+    assert.equal(res.json.message, "the service is unavailable: retry later", "no upstream address reaches the client");
     const unrouted = await request(port, "POST", "/v1/query:ask", { body: { question: "q" } });
     assert.equal(unrouted.status, 503);
     assert.match(unrouted.json.message, /no upstream is configured for rag\.v1\.QueryService/);

@@ -7,6 +7,7 @@ import { errorFields, log } from "#mesh/logger.js";
 import type { AskRecord, AskRecords } from "./ask-records.js";
 import type { Asker } from "./asker.js";
 import type { AskPlan } from "./plan.js";
+import type { QueryHistory } from "./history.js";
 
 export interface BackgroundOptions {
   workers: number;
@@ -41,6 +42,7 @@ export class BackgroundAsks {
     private readonly asker: Asker,
     private readonly records: AskRecords,
     private readonly opts: BackgroundOptions,
+    private readonly history?: QueryHistory,
   ) {}
 
   async submit(ctx: CallContext, tenant: string, plan: AskPlan): Promise<AskRecord> {
@@ -103,6 +105,7 @@ export class BackgroundAsks {
         completeTime: Date.now(),
         result: Buffer.from(AskResponse.encode(result).finish()).toString("base64"),
       });
+      this.history?.record(job.ctx, result.collection || job.plan.collection, job.plan.question, result, result.timings?.totalMs ?? 0);
     } catch (err) {
       // Once aborted, the outbound calls fail as CANCELLED; the abort's reason is the truth.
       await this.fail(job, signal.aborted ? signal.reason : err);

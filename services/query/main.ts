@@ -24,9 +24,10 @@ await runService("query", async () => {
   const asker = new Asker(deps, answerCache, { embeddingModel: env.QUERY_EMBEDDING_MODEL });
   const records = new AskRecords(asks, env.ASK_RESULT_TTL_MS);
   const identity = connect(IdentityServiceClient, "identity");
-  const background = new BackgroundAsks(asker, records, { workers: env.ASK_WORKERS, queueLimit: env.ASK_QUEUE_LIMIT, timeoutMs: env.ASK_TIMEOUT_MS });
+  const history = new QueryHistory(identity);
+  const background = new BackgroundAsks(asker, records, { workers: env.ASK_WORKERS, queueLimit: env.ASK_QUEUE_LIMIT, timeoutMs: env.ASK_TIMEOUT_MS }, history);
   return {
-    services: [serve(QueryServiceService, queryService(asker, background, records, new QueryHistory(identity)))],
+    services: [serve(QueryServiceService, queryService(asker, background, records, history))],
     close: async () => {
       await background.close();
       deps.close();
