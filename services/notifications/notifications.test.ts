@@ -15,6 +15,8 @@ import {
 import { expectInvalid, rejection, tenantClients } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
+import { EgressRefusedError } from "#mesh/egress.js";
+import { postOnce } from "./post.js";
 
 /** One request the receiver got. */
 interface Received {
@@ -305,5 +307,23 @@ describe("notifications over gRPC with a real webhook receiver", () => {
     expectInvalid(await rejection(c.publish({ eventType: "nope", payload: {}, eventId: "", occurTime: undefined })), "event_type", /unknown event type/);
     expectInvalid(await rejection(c.getSubscription({ subscriptionId: "" })), "subscription_id", /required/);
     expectInvalid(await rejection(c.listSubscriptions({ pageSize: -1, pageToken: "", state: 0 })), "page_size", /negative/);
+  });
+});
+
+describe("webhook posts to internal addresses", () => {
+  const post = (url: string, allowPrivate: boolean) =>
+    postOnce(url, "{}", { "content-type": "application/json" }, { timeoutMs: 2_000, allowPrivate, signal: new AbortController().signal });
+  const port = () => new URL(base).port;
+
+  test("are refused by IP literal and by a name that resolves to one, before anything is sent", async () => {
+    await assert.rejects(post(`${base}/egress-refused`, false), (err) => err instanceof EgressRefusedError && /NOTIFICATIONS_ALLOW_PRIVATE/.test(err.message));
+    await assert.rejects(post(`http://[::1]:${port()}/egress-refused`, false), EgressRefusedError);
+    await assert.rejects(post(`http://localhost:${port()}/egress-refused`, false), /localhost resolves to internal address/);
+    assert.equal(got.get("/egress-refused"), undefined, "the receiver saw no request");
+  });
+
+  test("are delivered when private addresses are allowed", async () => {
+    assert.equal((await post(`${base}/egress-allowed`, true)).status, 204);
+    assert.equal(got.get("/egress-allowed")?.length, 1);
   });
 });

@@ -1,6 +1,4 @@
-import http from "node:http";
-import https from "node:https";
-import { checkLiteralHost, guardedLookup } from "./egress.js";
+import { requestPinned, resolveChecked, type EgressPolicy } from "#mesh/egress.js";
 
 export interface PostResult {
   /** 0 when no response was received. */
@@ -15,22 +13,22 @@ const BODY_READ = 4096;
 
 /**
  * POSTs `body` once, within `timeoutMs` for the whole exchange; no redirects (a webhook that moved must be
- * re-subscribed). Rejects on connection errors, timeouts and refused internal addresses.
+ * re-subscribed). Rejects on connection errors, timeouts and refused internal addresses (EgressRefusedError);
+ * the connection goes only to the addresses that were checked.
  */
 export async function postOnce(target: string, body: string, headers: Record<string, string>, opts: { timeoutMs: number; allowPrivate: boolean; signal: AbortSignal }): Promise<PostResult> {
   const url = new URL(target);
-  if (!opts.allowPrivate) checkLiteralHost(url.hostname);
   const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
-  const client = url.protocol === "https:" ? https : http;
+  const failure = (err: unknown) => (signal.aborted && !opts.signal.aborted ? new Error(`timed out after ${opts.timeoutMs} ms`) : err);
+  const policy: EgressPolicy = { allowPrivate: opts.allowPrivate, refusal: "deliveries there are refused (NOTIFICATIONS_ALLOW_PRIVATE)" };
+  const checked = await resolveChecked(url, policy, signal).catch((err: unknown) => {
+    throw failure(err);
+  });
   return new Promise<PostResult>((resolve, reject) => {
-    const req = client.request(
+    const req = requestPinned(
       url,
-      {
-        method: "POST",
-        headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
-        signal,
-        ...(opts.allowPrivate ? {} : { lookup: guardedLookup }),
-      },
+      checked,
+      { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, signal },
       (res) => {
         const chunks: Buffer[] = [];
         let read = 0;
@@ -47,7 +45,7 @@ export async function postOnce(target: string, body: string, headers: Record<str
         res.on("error", () => done());
       },
     );
-    req.on("error", (err) => reject(signal.aborted && !opts.signal.aborted ? new Error(`timed out after ${opts.timeoutMs} ms`) : err));
+    req.on("error", (err) => reject(failure(err)));
     req.end(body);
   });
 }

@@ -1,5 +1,7 @@
-import { lookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import { pipeline, type Readable, type Transform } from "node:stream";
+import { createBrotliDecompress, createGunzip } from "node:zlib";
+import { requestPinned, resolveChecked, type EgressPolicy, type Resolver } from "#mesh/egress.js";
 
 export interface FetchLimits {
   timeoutMs: number;
@@ -27,60 +29,40 @@ export class FetchError extends Error {
 
 const MAX_REDIRECTS = 5;
 
-const INTERNAL = new BlockList();
-for (const [net, bits] of [
-  ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12],
-  ["192.0.0.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["224.0.0.0", 4], ["240.0.0.0", 4],
-] as const) INTERNAL.addSubnet(net, bits, "ipv4");
-for (const [net, bits] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8], ["64:ff9b::", 96]] as const) INTERNAL.addSubnet(net, bits, "ipv6");
+const REFUSAL = "the crawler does not visit internal addresses (INGESTION_WEB_ALLOW_PRIVATE)";
 
-function isInternal(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return INTERNAL.check(mapped[1]!, "ipv4");
-  return INTERNAL.check(address, isIP(address) === 6 ? "ipv6" : "ipv4");
-}
-
-/**
- * Refuses hosts that resolve to internal addresses, so a crawl cannot reach cloud metadata or services
- * behind the firewall. The check resolves the name once and fetch resolves it again, so a DNS answer that
- * changes in between (rebinding) is not caught: deployments that must be sure also block egress to
- * internal ranges at the network.
- */
-async function checkHost(url: URL, limits: FetchLimits): Promise<void> {
-  if (limits.allowPrivate) return;
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  let addresses: { address: string }[];
-  try {
-    addresses = isIP(host) ? [{ address: host }] : await lookup(host, { all: true });
-  } catch (err) {
-    throw new FetchError(`cannot resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  if (addresses.some((a) => isInternal(a.address))) {
-    throw new FetchError(`${host} resolves to an internal address, which the crawler does not visit (INGESTION_WEB_ALLOW_PRIVATE)`);
-  }
-}
+/** Content codings asked for and undone; the size cap applies to the decoded body. */
+const DECODERS: Record<string, () => Transform> = { gzip: createGunzip, "x-gzip": createGunzip, br: createBrotliDecompress };
 
 /**
  * GET with the crawler's limits: http(s) only, at most MAX_REDIRECTS redirects each checked with
- * `mayFollow`, one time limit for the whole exchange, and a cap on the body read. Answers any HTTP status;
- * throws FetchError when no complete answer could be had.
+ * `mayFollow`, one time limit for the whole exchange, and a cap on the body read. Each host is resolved once
+ * and refused if internal (unless `allowPrivate`), and the connection goes only to the addresses checked.
+ * Answers any HTTP status; throws FetchError when no complete answer could be had. `resolve` replaces the
+ * system resolver (tests).
  */
-export async function fetchLimited(start: URL, limits: FetchLimits, opts: { signal: AbortSignal; mayFollow?: (url: URL) => boolean; accept?: string }): Promise<Fetched> {
+export async function fetchLimited(
+  start: URL,
+  limits: FetchLimits,
+  opts: { signal: AbortSignal; mayFollow?: (url: URL) => boolean; accept?: string; resolve?: Resolver },
+): Promise<Fetched> {
   const timeout = AbortSignal.timeout(limits.timeoutMs);
   const signal = AbortSignal.any([opts.signal, timeout]);
+  const policy: EgressPolicy = { allowPrivate: limits.allowPrivate, refusal: REFUSAL, resolve: opts.resolve };
+  const headers = {
+    "user-agent": limits.userAgent,
+    accept: opts.accept ?? "text/html,application/xhtml+xml,text/plain,text/markdown,application/pdf,*/*;q=0.5",
+    "accept-encoding": Object.keys(DECODERS).join(", "),
+  };
   let url = start;
   try {
     for (let hop = 0; ; hop++) {
       if (url.protocol !== "http:" && url.protocol !== "https:") throw new FetchError(`only http and https can be fetched, not ${url.protocol}`);
-      await checkHost(url, limits);
-      const res = await fetch(url, {
-        redirect: "manual",
-        signal,
-        headers: { "user-agent": limits.userAgent, accept: opts.accept ?? "text/html,application/xhtml+xml,text/plain,text/markdown,application/pdf,*/*;q=0.5" },
-      });
-      const location = res.headers.get("location");
-      if (res.status >= 300 && res.status < 400 && location) {
-        await res.body?.cancel();
+      const res = await get(url, policy, headers, signal);
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if (status >= 300 && status < 400 && location) {
+        res.destroy();
         if (hop >= MAX_REDIRECTS) throw new FetchError(`more than ${MAX_REDIRECTS} redirects`);
         const next = new URL(location, url);
         next.hash = "";
@@ -88,13 +70,13 @@ export async function fetchLimited(start: URL, limits: FetchLimits, opts: { sign
         url = next;
         continue;
       }
-      const [type, ...params] = (res.headers.get("content-type") ?? "").split(";");
+      const [type, ...params] = (res.headers["content-type"] ?? "").split(";");
       const charset = params.map((p) => /^\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(p)?.[1]).find(Boolean);
-      const modified = res.headers.get("last-modified");
+      const modified = res.headers["last-modified"];
       const lastModified = modified ? new Date(modified) : undefined;
       return {
         url,
-        status: res.status,
+        status,
         contentType: type!.trim().toLowerCase(),
         charset,
         body: await readCapped(res, limits.maxBytes),
@@ -105,29 +87,43 @@ export async function fetchLimited(start: URL, limits: FetchLimits, opts: { sign
     if (err instanceof FetchError) throw err;
     if (timeout.aborted) throw new FetchError(`no complete answer within ${limits.timeoutMs} ms`);
     if (opts.signal.aborted) throw new FetchError("stopped: the job is ending");
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new FetchError(`request failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    throw new FetchError(`request failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
-async function readCapped(res: Response, maxBytes: number): Promise<Buffer> {
-  const declared = Number(res.headers.get("content-length"));
+/** One GET to the checked addresses of `url`'s host; a refusal or unresolvable name is a FetchError naming the host. */
+async function get(url: URL, policy: EgressPolicy, headers: OutgoingHttpHeaders, signal: AbortSignal): Promise<IncomingMessage> {
+  const checked = await resolveChecked(url, policy, signal).catch((err: unknown) => {
+    throw signal.aborted ? err : new FetchError((err as Error).message);
+  });
+  return new Promise((resolve, reject) => {
+    requestPinned(url, checked, { headers, signal }, resolve).on("error", reject).end();
+  });
+}
+
+async function readCapped(res: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(res.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel();
+    res.destroy();
     throw new FetchError(`body of ${declared} bytes is over the limit of ${maxBytes} bytes`);
   }
-  if (!res.body) return Buffer.alloc(0);
-  const reader = res.body.getReader();
+  const coding = (res.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  const decoder = DECODERS[coding];
+  if (!decoder && coding !== "identity") {
+    res.destroy();
+    throw new FetchError(`content encoding ${coding} is not supported`);
+  }
+  // pipeline passes an error of the response on to the decoder, where the loop below sees it.
+  const body: Readable = decoder ? pipeline(res, decoder(), () => undefined) : res;
   const parts: Buffer[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return Buffer.concat(parts);
-    size += value.length;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
     if (size > maxBytes) {
-      await reader.cancel().catch(() => undefined);
+      res.destroy();
       throw new FetchError(`body is over the limit of ${maxBytes} bytes`);
     }
-    parts.push(Buffer.from(value));
+    parts.push(chunk);
   }
+  return Buffer.concat(parts);
 }

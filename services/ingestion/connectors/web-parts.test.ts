@@ -2,6 +2,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
+import type { Resolver } from "#mesh/egress.js";
 import { scanHtml } from "../html.js";
 import { FetchError, fetchLimited, type FetchLimits } from "./fetch.js";
 import { parseRobots } from "./robots.js";
@@ -53,6 +55,7 @@ describe("fetch with limits", () => {
     server = createServer((req, res) => {
       if (req.url === "/big") return res.writeHead(200, { "content-type": "text/plain" }).end("x".repeat(5_000));
       if (req.url === "/away") return res.writeHead(302, { location: "http://elsewhere.test/" }).end();
+      if (req.url === "/gz") return res.writeHead(200, { "content-type": "text/plain", "content-encoding": "gzip" }).end(gzipSync("unzipped"));
       if (req.url === "/moved") return res.writeHead(301, { location: "/final" }).end();
       res.writeHead(200, { "content-type": "text/html; charset=ISO-8859-1", "last-modified": "Tue, 04 Jun 2024 10:00:00 GMT" }).end("<p>ok</p>");
     });
@@ -73,5 +76,23 @@ describe("fetch with limits", () => {
     await assert.rejects(fetchLimited(new URL(`${base}/away`), limits, { signal, mayFollow: (u) => u.hostname === "127.0.0.1" }), /outside the crawl's allowed hosts/);
     await assert.rejects(fetchLimited(new URL(`${base}/`), { ...limits, allowPrivate: false }, { signal }), /internal address/);
     await assert.rejects(fetchLimited(new URL("http://[::1]:9/"), { ...limits, allowPrivate: false }, { signal }), /internal address/);
+  });
+  test("a name that resolves to a private address is refused unless allowed; allowed, the crawler connects to the address checked", async () => {
+    let calls = 0;
+    // The first answer is the one checked; a later one (DNS rebinding) would point somewhere else.
+    const resolve: Resolver = async () => [{ address: calls++ === 0 ? "127.0.0.1" : "10.9.9.9", family: 4 }];
+    const url = new URL(`http://intranet.test:${new URL(base).port}/`);
+    await assert.rejects(
+      fetchLimited(url, { ...limits, allowPrivate: false }, { signal, resolve }),
+      (err) => err instanceof FetchError && /^intranet\.test resolves to internal address 127\.0\.0\.1; .*INGESTION_WEB_ALLOW_PRIVATE/.test(err.message),
+    );
+    calls = 0;
+    const page = await fetchLimited(url, limits, { signal, resolve });
+    assert.equal(page.body.toString(), "<p>ok</p>", "intranet.test is not in DNS: the answer came from the pinned 127.0.0.1");
+    assert.equal(calls, 1, "resolved once, at the check");
+  });
+  test("a name that does not resolve fails naming it; gzip bodies are decoded", async () => {
+    await assert.rejects(fetchLimited(new URL("http://nowhere.test/"), limits, { signal, resolve: async () => [] }), /cannot resolve nowhere\.test/);
+    assert.equal((await fetchLimited(new URL(`${base}/gz`), limits, { signal })).body.toString(), "unzipped");
   });
 });
