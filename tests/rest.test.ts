@@ -6,7 +6,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { execFile } from "node:child_process";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { AddressInfo } from "node:net";
 import { status } from "@grpc/grpc-js";
 import { CreateDocumentRequest, DocumentsServiceClient, ListDocumentsRequest } from "#gen/rag/v1/documents.js";
@@ -251,6 +254,28 @@ describe("REST through the gateway", () => {
     assert.equal(denied.code, status.PERMISSION_DENIED);
     assert.match(denied.details, /documents\.write/);
     docs.close();
+  });
+
+  test("bin/rag with RAG_API_KEY acts as the key's user: a reader asks, and is refused a write", async () => {
+    await ingest(ADMIN_KEY, "travel-cli", "travel.md", HANDBOOK);
+    const reader = await userWithKey(ADMIN_KEY, "ROLE_READER", "reader@cli.example");
+    const { RAG_INTERNAL_SECRET: _secret, ...withoutSecret } = process.env;
+    const rag = (key: string | undefined, ...args: string[]) =>
+      promisify(execFile)(fileURLToPath(new URL("../bin/rag", import.meta.url)), args, {
+        env: { ...withoutSecret, RAG_ENDPOINTS: env.stack.endpoints.map((e) => `${e.name}=${e.grpcAddress}`).join(","), ...(key ? { RAG_API_KEY: key } : {}) },
+      }).then(
+        ({ stdout }) => ({ code: 0, out: stdout }),
+        (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, out: err.stdout + err.stderr }),
+      );
+    const asked = await rag(reader.key, "ask", QUESTION, "--collection", "travel-cli");
+    assert.equal(asked.code, 0, asked.out);
+    assert.match(asked.out, /40 euros/);
+    const write = await rag(reader.key, "docs", "create", "--text", "a note", "--collection", "travel-cli");
+    assert.notEqual(write.code, 0);
+    assert.match(write.out, /PERMISSION_DENIED.*documents\.write/);
+    const anonymous = await rag(undefined, "docs", "list");
+    assert.notEqual(anonymous.code, 0);
+    assert.match(anonymous.out, /set RAG_API_KEY/);
   });
 
   test("over the limit: 429 with Retry-After and RateLimit headers, per key", async () => {
