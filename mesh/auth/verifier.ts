@@ -1,4 +1,5 @@
-import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWK } from "jose";
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWK } from "jose";
+import { LRUCache } from "lru-cache";
 import { UnauthenticatedError } from "../errors.js";
 import { OPERATOR_PERMISSION, SERVICE_PERMISSIONS, isRoleName, permissionsOfRoles } from "./permissions.js";
 import type { Principal } from "./principal.js";
@@ -12,6 +13,12 @@ export const USER_TOKEN_AUDIENCE = "rag-api";
 export type KeySource = () => Promise<JWK[]>;
 
 const REFRESH_MS = 5 * 60_000;
+/**
+ * A token verified once is trusted again for this long (never past its expiry): an ES256 check costs about
+ * a millisecond, and a client sends the same token on every call. Tokens cannot be revoked anyway (they are
+ * short-lived instead), so remembering the outcome changes nothing about what is accepted.
+ */
+const VERIFIED_TTL_MS = 60_000;
 /** An unknown kid triggers a refetch (keys rotate), but not more often than this. */
 const REFETCH_COOLDOWN_MS = 5_000;
 
@@ -24,10 +31,22 @@ export class TokenVerifier {
   private fetchedAt = 0;
   private fetching: Promise<void> | undefined;
 
+  private readonly verified = new LRUCache<string, Principal>({ max: 10_000 });
+
   constructor(private readonly keys: KeySource) {}
 
   async verify(authorization: string | undefined): Promise<Principal> {
     const token = bearer(authorization);
+    const known = this.verified.get(token);
+    if (known) return known;
+    const principal = await this.check(token);
+    const exp = decodeJwt(token).exp;
+    const ttl = Math.min(VERIFIED_TTL_MS, exp === undefined ? 0 : exp * 1000 - Date.now());
+    if (ttl > 0) this.verified.set(token, principal, { ttl });
+    return principal;
+  }
+
+  private async check(token: string): Promise<Principal> {
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;
