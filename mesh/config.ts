@@ -16,21 +16,26 @@ export class ConfigError extends Error {
 export const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
 
-/** `name=host:port,name=host:port` — the static address list the launcher hands to every service. */
-export const endpointList = z
-  .string()
-  .transform((raw, ctx) => {
+/** `<name>=host:port,…` parsed into a map; names must match `name` (`expected` describes them in errors). */
+export function addressMap(name: RegExp, expected: string) {
+  return z.string().transform((raw, ctx) => {
     const out: Record<string, string> = {};
     for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
-      const m = /^([a-z][a-z0-9-]*)=(.+:\d{1,5})$/.exec(part);
-      if (!m) {
-        ctx.addIssue({ code: "custom", message: `expected name=host:port, got ${JSON.stringify(part)}` });
+      const eq = part.indexOf("=");
+      const key = part.slice(0, eq);
+      const address = part.slice(eq + 1);
+      if (eq < 0 || !name.test(key) || !/^.+:\d{1,5}$/.test(address)) {
+        ctx.addIssue({ code: "custom", message: `expected ${expected}=host:port, got ${JSON.stringify(part)}` });
         return z.NEVER;
       }
-      out[m[1]!] = m[2]!;
+      out[key] = address;
     }
     return out;
   });
+}
+
+/** `name=host:port,name=host:port` — the static address list the launcher hands to every service. */
+export const endpointList = addressMap(/^[a-z][a-z0-9-]*$/, "name");
 
 /** Variables every service reads; service-specific ones are added with `extend`. */
 export function baseEnvSchema(service: ServiceName) {

@@ -52,8 +52,9 @@ function first(metadata: Metadata, key: string): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
-export function identityFromMetadata(metadata: Metadata): { requestId: string } {
-  return { requestId: first(metadata, REQUEST_ID_KEY) ?? randomUUID() };
+/** The caller's request id, or a new one: it ties together the logs of everything one request causes. */
+export function requestIdOf(metadata: Metadata): string {
+  return first(metadata, REQUEST_ID_KEY) ?? randomUUID();
 }
 
 /** The tenant every store query of this call must be scoped to; no tenant, no access. */

@@ -10,7 +10,7 @@ import {
 } from "@grpc/grpc-js";
 import { authorizeCall } from "./auth/index.js";
 import { requiredPermission } from "./auth/permissions.js";
-import { identityFromMetadata, runInCall, type CallContext } from "./context.js";
+import { requestIdOf, runInCall, type CallContext } from "./context.js";
 import { CancelledError, DeadlineExceededError, UnimplementedError, toServiceError } from "./errors.js";
 import { errorFields, log } from "./logger.js";
 import { methodLabels, serverHandled, serverHandling, serverInFlight, serverStarted } from "./metrics.js";
@@ -115,7 +115,7 @@ function openCall(method: AnyMethod, call: ServerUnaryCall<unknown, unknown> | S
     principal: undefined,
     tenantId: undefined,
     callerId: undefined,
-    ...identityFromMetadata(call.metadata),
+    requestId: requestIdOf(call.metadata),
   };
   tracker.enter();
   serverStarted.inc({ ...labels, grpc_type: type });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { endpointList, port } from "#mesh/config.js";
+import { addressMap, endpointList, port } from "#mesh/config.js";
 import { parseRateLimitConfig } from "./ratelimit/index.js";
 
 const list = z.string().transform((raw) => raw.split(",").map((s) => s.trim()).filter(Boolean));
@@ -14,21 +14,7 @@ export const gatewayEnvSchema = z.object({
    * Upstreams for services outside the catalogue, e.g. a rag.v2 service served beside v1:
    * `rag.v2.QueryService=127.0.0.1:50156`. Catalogue services are found through RAG_ENDPOINTS.
    */
-  GATEWAY_UPSTREAMS: z
-    .string()
-    .transform((raw, ctx) => {
-      const out: Record<string, string> = {};
-      for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
-        const m = /^([A-Za-z_][\w.]*)=(.+:\d{1,5})$/.exec(part);
-        if (!m) {
-          ctx.addIssue({ code: "custom", message: `expected package.Service=host:port, got ${JSON.stringify(part)}` });
-          return z.NEVER;
-        }
-        out[m[1]!] = m[2]!;
-      }
-      return out;
-    })
-    .default({}),
+  GATEWAY_UPSTREAMS: addressMap(/^[A-Za-z_][\w.]*$/, "package.Service").default({}),
   /**
    * Permissions of RPCs outside rag.v1 that this gateway serves (JSON: full method path → permission), e.g.
    * `{"/rag.v2.QueryService/Ask":"query.ask"}`. An RPC with no declared permission is refused (fail closed).

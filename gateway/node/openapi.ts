@@ -1,3 +1,4 @@
+import { PUBLIC, methodPermissions } from "#mesh/auth/permissions.js";
 import { ScalarType, type DescEnum, type DescEnumValue, type DescField, type DescFile, type DescMessage, type DescMethod, type DescOneof, type DescService, type FileRegistry } from "@bufbuild/protobuf";
 import { httpBindings, type HttpBinding } from "./http-rules.js";
 
@@ -13,14 +14,13 @@ export interface OpenApiOptions {
   description?: string;
   /**
    * RPCs that need no credential, as "Service.Method" or "package.Service.Method".
-   * Default: IdentityService.GetJwks and IdentityService.IssueToken (it takes its credential in the body).
+   * Default: those the permission table (mesh/auth/permissions.ts) marks public.
    */
   publicMethods?: string[];
 }
 
 type Schema = Record<string, unknown>;
 
-const DEFAULT_PUBLIC_METHODS = ["IdentityService.GetJwks", "IdentityService.IssueToken"];
 const ERROR_SCHEMA = "Error";
 const ERROR_RESPONSE = "Error";
 const OPENAPI_VERBS = new Set(["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"]);
@@ -36,7 +36,7 @@ export function openApiDocument(registry: FileRegistry, opts: OpenApiOptions): o
   const bindings = httpBindings(registry);
   const schemas = new SchemaBuilder();
   const labels = serviceLabels(bindings);
-  const isPublic = publicMatcher(opts.publicMethods ?? DEFAULT_PUBLIC_METHODS);
+  const isPublic = opts.publicMethods ? publicMatcher(opts.publicMethods) : (m: DescMethod) => methodPermissions()[`/${m.parent.typeName}/${m.name}`] === PUBLIC;
 
   const paths: Record<string, Record<string, unknown>> = {};
   const owners = new Map<string, string>();
