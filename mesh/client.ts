@@ -4,7 +4,7 @@ import { CATALOGUE, type ServiceName } from "./catalogue.js";
 import { outboundAuthorization } from "./auth/index.js";
 import { CALLER_KEY, PROPAGATED_KEYS, TENANT_KEY, currentCall } from "./context.js";
 import { discovery as defaultDiscovery, type Discovery } from "./discovery.js";
-import { DeadlineExceededError } from "./errors.js";
+import { DeadlineExceededError, isMeshStatus, isServiceError } from "./errors.js";
 import type { AnyServiceDefinition, RequestOf, ResponseOf } from "./handlers.js";
 import { clientHandled, clientHandling, methodLabels } from "./metrics.js";
 import { PROTO_ROOT } from "./paths.js";
@@ -142,7 +142,7 @@ export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>
               record("server_stream", started, status.OK);
             } catch (err) {
               record("server_stream", started, (err as ServiceError).code ?? status.UNKNOWN);
-              throw err;
+              throw transportFailureNamed(name, err);
             } finally {
               signal?.removeEventListener("abort", cancel);
               call.cancel(); // no-op after a clean end; stops the stream when the consumer breaks early
@@ -155,7 +155,7 @@ export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>
             const call = invoke(request, metadata, { deadline }, (err: ServiceError | null, response: unknown) => {
               signal?.removeEventListener("abort", cancel);
               record("unary", started, err ? err.code : status.OK);
-              if (err) reject(err);
+              if (err) reject(transportFailureNamed(name, err));
               else resolve(response);
             }) as { cancel(): void };
             const cancel = () => call.cancel();
@@ -164,4 +164,36 @@ export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>
         };
   }
   return out as PromiseClient<D>;
+}
+
+/** Codes grpc-js makes up on the client side when the transport, not the service, failed. */
+const TRANSPORT_CODES = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED, status.INTERNAL, status.UNKNOWN, status.RESOURCE_EXHAUSTED]);
+
+function transportReason(code: status, text: string): string {
+  switch (code) {
+    case status.UNAVAILABLE:
+      return /drop|GOAWAY|RST_STREAM|closed|reset/i.test(text) ? "is unavailable: the connection was lost" : "is unavailable: could not connect";
+    case status.DEADLINE_EXCEEDED:
+      return "did not answer within the call's deadline";
+    case status.CANCELLED:
+      return "call was cancelled";
+    case status.RESOURCE_EXHAUSTED:
+      return "answered with a message over the size limit";
+    default:
+      return "failed at the transport level";
+  }
+}
+
+/**
+ * A status grpc-js made up itself (no connection, a dropped connection, the deadline) carries text such as
+ * "No connection established. Last error: connect ECONNREFUSED 127.0.0.1:50053": internal addresses that
+ * would travel on into other services' errors, job records and HTTP bodies. Such a status is replaced by
+ * one that names the service; the original stays as `cause`, which the logs show. A status a mesh service
+ * sent (it carries the details trailer) is passed on untouched.
+ */
+export function transportFailureNamed(service: string, err: unknown): unknown {
+  if (!isServiceError(err) || isMeshStatus(err) || !TRANSPORT_CODES.has(err.code)) return err;
+  const details = `${service} ${transportReason(err.code, err.details ?? err.message)}`;
+  const named = new Error(`${err.code} ${status[err.code]}: ${details}`, { cause: err }) as ServiceError;
+  return Object.assign(named, { code: err.code, details, metadata: new Metadata() });
 }

@@ -9,7 +9,7 @@ export class RpcError extends Error {
   constructor(
     readonly code: status,
     message: string,
-    /** Machine-readable detail, e.g. the offending field; sent as `rag-error-details` trailer JSON. */
+    /** Machine-readable detail, e.g. the offending field; sent as the `rag-error-details-bin` trailer (JSON). */
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
@@ -79,36 +79,86 @@ export class UnimplementedError extends RpcError {
   }
 }
 
-export const DETAILS_TRAILER = "rag-error-details";
+/**
+ * The structured details travel as JSON in a binary (`-bin`, base64 on the wire) trailer: a text trailer
+ * must be printable ASCII, and grpc-js throws on anything else, which once let a non-ASCII id in a
+ * NOT_FOUND crash the whole service. Every status a mesh service sends carries it (`{}` when there is
+ * nothing to say), so a client can tell a service's answer from a failure of the transport itself.
+ */
+export const DETAILS_TRAILER = "rag-error-details-bin";
+/** The text form older releases sent; still read so that mixed versions interoperate during a rollout. */
+const LEGACY_DETAILS_TRAILER = "rag-error-details";
+
+/** Longest status message sent: messages quote input, and an HTTP/2 trailer block has a size limit. */
+const MAX_MESSAGE_CHARS = 1_000;
+/** Longest string value inside the details. */
+const MAX_DETAIL_CHARS = 300;
 
 /** True for errors that crossed the wire from another service (grpc-js ServiceError shape). */
 export function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && typeof (err as ServiceError).code === "number" && (err as ServiceError).metadata instanceof Metadata;
 }
 
+/** True when a mesh service sent this status, false when the client's transport made it up. */
+export function isMeshStatus(err: ServiceError): boolean {
+  return err.metadata.get(DETAILS_TRAILER).length > 0 || err.metadata.get(LEGACY_DETAILS_TRAILER).length > 0;
+}
+
+/**
+ * A status message safe to send: well-formed UTF-16 (grpc-js percent-encodes the message with encodeURI,
+ * which throws on a lone surrogate) and bounded in length.
+ */
+export function wireMessage(message: string): string {
+  const text = message.toWellFormed();
+  return text.length <= MAX_MESSAGE_CHARS ? text : `${text.slice(0, MAX_MESSAGE_CHARS - 1)}…`;
+}
+
+function boundedDetails(details: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(details)) {
+    out[key] = typeof value === "string" && value.length > MAX_DETAIL_CHARS ? `${value.slice(0, MAX_DETAIL_CHARS - 1)}…` : value;
+  }
+  return out;
+}
+
+function detailsTrailer(details: Record<string, unknown>): Metadata {
+  const metadata = new Metadata();
+  let json: string;
+  try {
+    json = JSON.stringify(boundedDetails(details)).toWellFormed();
+  } catch {
+    json = "{}"; // a detail that cannot be serialised (a cycle, a BigInt) is dropped, not fatal
+  }
+  metadata.set(DETAILS_TRAILER, Buffer.from(json, "utf8"));
+  return metadata;
+}
+
 /**
  * Maps anything a handler threw to the status sent to the caller. Unknown errors become INTERNAL with a
  * generic message: their text may hold internals (SQL, paths) that a caller must not see; it is logged instead.
+ * Never throws: whatever it is given, the caller gets an answer.
  */
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: status; details: string } {
   if (err instanceof RpcError) {
-    const metadata = new Metadata();
-    if (Object.keys(err.details).length > 0) metadata.set(DETAILS_TRAILER, JSON.stringify(err.details));
-    return { code: err.code, details: err.message, metadata };
+    return { code: err.code, details: wireMessage(err.message), metadata: detailsTrailer(err.details) };
   }
   if (isServiceError(err)) {
     // An upstream call failed: pass its code through so the caller sees e.g. UNAVAILABLE, not INTERNAL.
-    return { code: err.code, details: err.details || err.message, metadata: err.metadata };
+    // Only its details travel on, not whatever other trailers it carried.
+    return { code: err.code, details: wireMessage(err.details || err.message), metadata: detailsTrailer(errorDetails(err)) };
   }
-  return { code: status.INTERNAL, details: "internal error" };
+  return { code: status.INTERNAL, details: "internal error", metadata: detailsTrailer({}) };
 }
 
 /** Reads the structured details another mesh service attached to its error. */
 export function errorDetails(err: ServiceError): Record<string, unknown> {
-  const raw = err.metadata?.get(DETAILS_TRAILER)[0];
-  if (typeof raw !== "string") return {};
+  const binary = err.metadata?.get(DETAILS_TRAILER)[0];
+  const legacy = err.metadata?.get(LEGACY_DETAILS_TRAILER)[0];
+  const raw = Buffer.isBuffer(binary) ? binary.toString("utf8") : typeof legacy === "string" ? legacy : undefined;
+  if (raw === undefined) return {};
   try {
-    return JSON.parse(raw) as Record<string, unknown>;
+    const parsed: unknown = JSON.parse(raw);
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};
   }

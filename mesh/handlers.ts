@@ -14,6 +14,7 @@ import { requestIdOf, runInCall, type CallContext } from "./context.js";
 import { CancelledError, DeadlineExceededError, UnimplementedError, toServiceError } from "./errors.js";
 import { errorFields, log } from "./logger.js";
 import { methodLabels, serverHandled, serverHandling, serverInFlight, serverStarted } from "./metrics.js";
+import { checkRequestText, strictTextDeserializer, type RequestSchemas } from "./text-rule.js";
 
 /* Typed handlers in the style of nice-grpc: a unary method is `async (request, ctx) => response`, a
  * server-streaming one is an async generator. Types come straight from the ts-proto service definition. */
@@ -71,20 +72,31 @@ export function bindService<D extends AnyServiceDefinition>(
   definition: D,
   impl: ServiceImpl<D>,
   tracker: () => CallTracker,
+  schemas: RequestSchemas,
 ): ServiceBinding {
   const handlers: UntypedServiceImplementation = {};
+  const served: Record<string, AnyMethod> = {};
   let name = "";
   for (const [key, method] of Object.entries(definition)) {
     const fn = (impl as Record<string, unknown>)[key];
     if (typeof fn !== "function") throw new Error(`implementation of ${method.path} is missing`);
     if (method.requestStream) throw new Error(`${method.path}: client streaming is not supported by the mesh`);
     requiredPermission(method.path); // fail at start-up, not at the first call, for a method nobody classified
+    const request = schemas.requestOf(method.path);
     name = methodLabels(method.path).grpc_service;
+    served[key] = { ...method, requestDeserialize: strictTextDeserializer(method.requestDeserialize) };
+    const checked: Checked = { method, check: (r) => checkRequestText(request, r) };
     handlers[key] = method.responseStream
-      ? streamingHandler(method, fn as (r: unknown, c: CallContext) => AsyncIterable<unknown>, tracker)
-      : unaryHandler(method, fn as (r: unknown, c: CallContext) => Promise<unknown>, tracker);
+      ? streamingHandler(checked, fn as (r: unknown, c: CallContext) => AsyncIterable<unknown>, tracker)
+      : unaryHandler(checked, fn as (r: unknown, c: CallContext) => Promise<unknown>, tracker);
   }
-  return { definition, handlers, name };
+  return { definition: served, handlers, name };
+}
+
+/** A method with the request checks every call of it passes before its handler runs. */
+interface Checked {
+  method: AnyMethod;
+  check(request: unknown): void;
 }
 
 interface CallScope {
@@ -153,7 +165,26 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DeadlineExceededError("deadline exceeded");
 }
 
-function unaryHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) => Promise<unknown>, tracker: () => CallTracker): UntypedHandleCall {
+/**
+ * Sends the final status of a call, whatever happens while doing so: the call path must never throw out
+ * of a handler's promise chain, where nothing would catch it and the process would die with it.
+ */
+function settle(method: AnyMethod, send: () => void, fallback: () => void): void {
+  try {
+    send();
+  } catch (err) {
+    log.error("could not send a call's result; answering INTERNAL", { rpc: method.path, ...errorFields(err) });
+    try {
+      fallback();
+    } catch (again) {
+      log.error("could not answer the call at all", { rpc: method.path, ...errorFields(again) });
+    }
+  }
+}
+
+const INTERNAL_FALLBACK = { code: status.INTERNAL, details: "internal error: the result could not be sent" };
+
+function unaryHandler({ method, check }: Checked, fn: (r: unknown, c: CallContext) => Promise<unknown>, tracker: () => CallTracker): UntypedHandleCall {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const scope = openCall(method, call, tracker(), "unary");
     const { ctx } = scope;
@@ -161,27 +192,39 @@ function unaryHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) => Pro
     const answer = (err: unknown, response?: unknown) => {
       if (answered) return;
       answered = true;
-      if (err === null) {
-        scope.finish(status.OK);
-        callback(null, response);
-      } else {
-        const se = toServiceError(err);
-        scope.finish(se.code, err);
-        callback(se);
-      }
+      settle(
+        method,
+        () => {
+          if (err === null) {
+            scope.finish(status.OK);
+            callback(null, response);
+          } else {
+            const se = toServiceError(err);
+            scope.finish(se.code, err);
+            callback(se);
+          }
+        },
+        () => {
+          scope.finish(status.INTERNAL, err);
+          callback(INTERNAL_FALLBACK);
+        },
+      );
     };
     // The deadline answers the caller even if the handler ignores the signal and keeps going.
     ctx.signal.addEventListener("abort", () => answer(abortReason(ctx.signal)), { once: true });
     authenticated(method, scope)
-      .then((authed) => runInCall(authed, () => fn(call.request, authed)))
+      .then((authed) => {
+        check(call.request);
+        return runInCall(authed, () => fn(call.request, authed));
+      })
       .then(
-      (response) => answer(null, response),
-      (err) => answer(err),
-    );
+        (response) => answer(null, response),
+        (err) => answer(err),
+      );
   };
 }
 
-function streamingHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) => AsyncIterable<unknown>, tracker: () => CallTracker): UntypedHandleCall {
+function streamingHandler({ method, check }: Checked, fn: (r: unknown, c: CallContext) => AsyncIterable<unknown>, tracker: () => CallTracker): UntypedHandleCall {
   return (call: ServerWritableStream<unknown, unknown>) => {
     const scope = openCall(method, call, tracker(), "server_stream");
     const { ctx } = scope;
@@ -189,12 +232,22 @@ function streamingHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) =>
     const fail = (err: unknown) => {
       if (ended) return;
       ended = true;
-      const se = toServiceError(err);
-      scope.finish(se.code, err);
-      call.emit("error", se);
+      settle(
+        method,
+        () => {
+          const se = toServiceError(err);
+          scope.finish(se.code, err);
+          call.emit("error", se);
+        },
+        () => {
+          scope.finish(status.INTERNAL, err);
+          call.emit("error", INTERNAL_FALLBACK);
+        },
+      );
     };
     ctx.signal.addEventListener("abort", () => fail(abortReason(ctx.signal)), { once: true });
     authenticated(method, scope).then((authed) => runInCall(authed, async () => {
+      check(call.request);
       for await (const message of fn(call.request, authed)) {
         if (ended) return;
         // Respect HTTP/2 flow control: a slow reader must not make us buffer the whole stream.
@@ -202,8 +255,14 @@ function streamingHandler(method: AnyMethod, fn: (r: unknown, c: CallContext) =>
       }
       if (ended) return;
       ended = true;
-      scope.finish(status.OK);
-      call.end();
+      settle(
+        method,
+        () => {
+          scope.finish(status.OK);
+          call.end();
+        },
+        () => call.emit("error", INTERNAL_FALLBACK),
+      );
     })).catch(fail);
   };
 }

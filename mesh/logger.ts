@@ -40,6 +40,9 @@ export function configureLogger(service: string, level: string): void {
 
 /** Error fields worth a log line, without the caller-facing message rewrite. */
 export function errorFields(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) return { error: err.message, error_name: err.name, stack: err.stack };
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? { cause: err.cause.message } : {};
+    return { error: err.message, error_name: err.name, stack: err.stack, ...cause };
+  }
   return { error: String(err) };
 }

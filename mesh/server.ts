@@ -6,6 +6,7 @@ import { startAdmin } from "./admin.js";
 import { bindService, type AnyServiceDefinition, type CallTracker, type ServiceBinding, type ServiceImpl } from "./handlers.js";
 import { errorFields, log } from "./logger.js";
 import { PROTO_ROOT } from "./paths.js";
+import { RequestSchemas } from "./text-rule.js";
 
 
 export interface ServerOptions {
@@ -32,11 +33,11 @@ export interface RunningServer {
 
 /** A service definition with its implementation, to be served by `startServer`. */
 export interface ServiceRegistration {
-  bind(tracker: () => CallTracker): ServiceBinding;
+  bind(tracker: () => CallTracker, schemas: RequestSchemas): ServiceBinding;
 }
 
 export function serve<D extends AnyServiceDefinition>(definition: D, impl: ServiceImpl<D>): ServiceRegistration {
-  return { bind: (tracker) => bindService(definition, impl, tracker) };
+  return { bind: (tracker, schemas) => bindService(definition, impl, tracker, schemas) };
 }
 
 export async function startServer(services: ServiceRegistration[], opts: ServerOptions): Promise<RunningServer> {
@@ -61,11 +62,12 @@ export async function startServer(services: ServiceRegistration[], opts: ServerO
     "grpc.max_connection_age_grace_ms": 30_000,
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
   });
-  const bindings = services.map((s) => s.bind(() => tracker));
+  const reflected = loadSync(opts.protoFiles, { includeDirs: [PROTO_ROOT], keepCase: true });
+  const schemas = new RequestSchemas(reflected);
+  const bindings = services.map((s) => s.bind(() => tracker, schemas));
   const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(bindings.map((b) => [b.name, "SERVING"])) });
   for (const b of bindings) server.addService(b.definition, b.handlers);
   health.addToServer(server);
-  const reflected = loadSync(opts.protoFiles, { includeDirs: [PROTO_ROOT], keepCase: true });
   new ReflectionService(reflected).addToServer(server);
 
   const grpcPort = await new Promise<number>((resolve, reject) =>
