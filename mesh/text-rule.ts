@@ -26,12 +26,19 @@ const repaired = new WeakMap<object, ReadonlySet<string>>();
  * decoded (with U+FFFD) but remembered, for `checkRequestText` to reject with the field's name. ts-proto's
  * `decode` accepts a reader in place of bytes, and nested messages share it.
  */
-export function strictTextDeserializer<T>(deserialize: (bytes: Buffer) => T): (bytes: Buffer) => T {
+export function strictTextDeserializer<T>(deserialize: (bytes: Buffer) => T): (bytes: Buffer) => T | MalformedRequest {
   // A deserializer that is not ts-proto's (proto-loader's protobufjs, in tests and examples) refuses a
   // reader; such a method keeps its own decoding, and only the NUL part of the rule applies to it.
   let takesReader = true;
+  const plain = (bytes: Buffer) => {
+    try {
+      return deserialize(bytes);
+    } catch (err) {
+      return new MalformedRequest(err);
+    }
+  };
   return (bytes) => {
-    if (!takesReader) return deserialize(bytes);
+    if (!takesReader) return plain(bytes);
     let bad: Set<string> | undefined;
     const reader = new BinaryReader(bytes, (utf8) => {
       try {
@@ -46,13 +53,25 @@ export function strictTextDeserializer<T>(deserialize: (bytes: Buffer) => T): (b
     try {
       message = deserialize(reader as unknown as Buffer);
     } catch (err) {
-      if (!(reader.pos === 0 && bad === undefined)) throw err; // a real decoding error of a ts-proto message
+      if (reader.pos !== 0 || bad !== undefined) return new MalformedRequest(err);
       takesReader = false;
-      return deserialize(bytes);
+      return plain(bytes);
     }
     if (bad && typeof message === "object" && message !== null) repaired.set(message, bad);
     return message;
   };
+}
+
+/**
+ * Bytes that are not a protobuf message at all (truncated, a wrong wire type). Left to grpc-js, such a
+ * request is answered INTERNAL ("Error deserializing request"), which blames the server for the
+ * caller's bytes; decoding returns this instead, and the request check answers INVALID_ARGUMENT.
+ */
+export class MalformedRequest {
+  readonly reason: string;
+  constructor(err: unknown) {
+    this.reason = err instanceof Error ? err.message : String(err);
+  }
 }
 
 /** Request descriptors by method path, read from the same proto files the server reflects. */
@@ -82,6 +101,9 @@ export class RequestSchemas {
 
 /** Throws INVALID_ARGUMENT naming the first string field (or map key) that is not valid text. */
 export function checkRequestText(desc: DescMessage, request: unknown): void {
+  if (request instanceof MalformedRequest) {
+    throw new InvalidArgumentError("request", `is not a valid ${desc.typeName} message (${request.reason.slice(0, 200)})`);
+  }
   if (typeof request !== "object" || request === null) return;
   const bad = repaired.get(request) ?? new Set<string>();
   walkMessage(desc, request as Record<string, unknown>, "", bad);
