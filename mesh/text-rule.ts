@@ -3,6 +3,7 @@ import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { FileDescriptorProtoSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { InvalidArgumentError } from "./errors.js";
+import { qualifyFileDescriptors } from "./descriptors.js";
 
 /**
  * The one rule for text in every request, whatever the service: a string field must be valid UTF-8 and must
@@ -87,7 +88,7 @@ export class RequestSchemas {
         if (!files.has(file.name)) files.set(file.name, file);
       }
     }
-    this.registry = createFileRegistry({ $typeName: "google.protobuf.FileDescriptorSet", file: [...files.values()] });
+    this.registry = createFileRegistry({ $typeName: "google.protobuf.FileDescriptorSet", file: qualifyFileDescriptors([...files.values()]) });
   }
 
   /** The request message of `/pkg.Service/Method`; a method the protos do not describe cannot be served. */
