@@ -85,6 +85,7 @@ const METHOD_PERMISSIONS: Record<string, string> = {
   "/rag.v1.IdentityService/ListApiKeys": "keys.manage",
   "/rag.v1.IdentityService/RevokeApiKey": "keys.manage",
   "/rag.v1.IdentityService/Authenticate": INTERNAL_PERMISSION,
+  "/rag.v1.IdentityService/WatchRevocations": INTERNAL_PERMISSION,
   "/rag.v1.IdentityService/IssueToken": PUBLIC,
   "/rag.v1.IdentityService/GetJwks": PUBLIC,
   "/rag.v1.IdentityService/GetPreferences": "preferences.manage",

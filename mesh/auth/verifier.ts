@@ -3,6 +3,7 @@ import { LRUCache } from "lru-cache";
 import { UnauthenticatedError } from "../errors.js";
 import { OPERATOR_PERMISSION, SERVICE_PERMISSIONS, isRoleName, permissionsOfRoles } from "./permissions.js";
 import type { Principal } from "./principal.js";
+import { revokedKeys, type RevokedKeys } from "./revocations.js";
 import { verifyServiceToken } from "./service-token.js";
 
 /** Access tokens come from identity (services/identity/signing.ts): these must match it. */
@@ -15,12 +16,26 @@ export type KeySource = () => Promise<JWK[]>;
 const REFRESH_MS = 5 * 60_000;
 /**
  * A token verified once is trusted again for this long (never past its expiry): an ES256 check costs about
- * a millisecond, and a client sends the same token on every call. Tokens cannot be revoked anyway (they are
- * short-lived instead), so remembering the outcome changes nothing about what is accepted.
+ * a millisecond, and a client sends the same token on every call. Revocation does not wait for this: a
+ * process that watches identity's revocations (the gateway) checks the token's key against its list of
+ * revoked keys on every call, cached or not (see revocations.ts).
  */
 const VERIFIED_TTL_MS = 60_000;
 /** An unknown kid triggers a refetch (keys rotate), but not more often than this. */
 const REFETCH_COOLDOWN_MS = 5_000;
+
+export interface VerifyOptions {
+  /**
+   * Whether HS256 service tokens (signed with the deployment's internal secret) are accepted. True inside
+   * the mesh; false at the public edge, where only identity's access tokens (and API keys exchanged for
+   * them) may come in: an internal token reaching the edge is refused, never trusted.
+   */
+  acceptServiceTokens?: boolean;
+}
+
+/** What the edge says to a service token: it is valid inside the mesh only. */
+export const SERVICE_TOKEN_AT_EDGE =
+  "internal service tokens are not accepted here: send an API key (X-API-Key: rag_…) or an access token from POST /v1/tokens";
 
 /**
  * Turns an `authorization` value into a Principal, or throws UNAUTHENTICATED saying what is wrong. Two
@@ -33,26 +48,37 @@ export class TokenVerifier {
 
   private readonly verified = new LRUCache<string, Principal>({ max: 10_000 });
 
-  constructor(private readonly keys: KeySource) {}
+  constructor(
+    private readonly keys: KeySource,
+    private readonly revoked: RevokedKeys = revokedKeys,
+  ) {}
 
-  async verify(authorization: string | undefined): Promise<Principal> {
+  async verify(authorization: string | undefined, opts: VerifyOptions = {}): Promise<Principal> {
+    const acceptServiceTokens = opts.acceptServiceTokens ?? true;
     const token = bearer(authorization);
-    const known = this.verified.get(token);
-    if (known) return known;
-    const principal = await this.check(token);
-    const exp = decodeJwt(token).exp;
-    const ttl = Math.min(VERIFIED_TTL_MS, exp === undefined ? 0 : exp * 1000 - Date.now());
-    if (ttl > 0) this.verified.set(token, principal, { ttl });
+    let principal = this.verified.get(token);
+    if (!principal) {
+      principal = await this.check(token, acceptServiceTokens);
+      const exp = decodeJwt(token).exp;
+      const ttl = Math.min(VERIFIED_TTL_MS, exp === undefined ? 0 : exp * 1000 - Date.now());
+      if (ttl > 0) this.verified.set(token, principal, { ttl });
+    }
+    if (principal.kind === "service" && !acceptServiceTokens) throw new UnauthenticatedError(SERVICE_TOKEN_AT_EDGE);
+    if (principal.kind === "user" && this.revoked.has(principal.apiKeyId)) {
+      throw new UnauthenticatedError("revoked API key: it and the access tokens issued for it are no longer accepted");
+    }
     return principal;
   }
 
-  private async check(token: string): Promise<Principal> {
+  private async check(token: string, acceptServiceTokens: boolean): Promise<Principal> {
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;
     } catch {
       throw new UnauthenticatedError("malformed bearer token: expected a JWT");
     }
+    // Refused before any check: the edge does not even tell a valid service token from a forged one.
+    if (alg === "HS256" && !acceptServiceTokens) throw new UnauthenticatedError(SERVICE_TOKEN_AT_EDGE);
     if (alg === "HS256") return this.service(token);
     if (alg === "ES256") return this.user(token);
     throw new UnauthenticatedError(`unsupported token algorithm ${JSON.stringify(alg)}`);
