@@ -13,6 +13,7 @@ import type { ServiceImpl } from "#mesh/handlers.js";
 import { decodePageToken, encodePageToken, pageSize } from "#mesh/pagination.js";
 import { createApiKey, createTenantWithAdmin } from "./accounts.js";
 import type { Authenticator } from "./authenticate.js";
+import type { RevocationFeed } from "./revocations.js";
 import { toApiKey, toHistoryEntry, toPreferences, toTenant, toUser } from "./convert.js";
 import { applyPreferences } from "./preferences.js";
 import { highestRole } from "./roles.js";
@@ -24,7 +25,15 @@ export interface IdentityDeps {
   store: IdentityStore;
   auth: Authenticator;
   signer: TokenSigner;
+  /** WatchRevocations' source; told when this process revokes a key. */
+  revocations: RevocationFeed;
 }
+
+/** Why the last admin key, and the operator's key, cannot go: without them nobody can administer the tenant (or create tenants). */
+export const LAST_ADMIN_KEY =
+  "this is the tenant's last live admin API key: without it nobody could administer the tenant; create another admin key (POST /v1/apiKeys with role ROLE_ADMIN) first, then revoke this one";
+export const OPERATOR_KEY =
+  "this is the operator's bootstrap key, the only key that may create tenants (tenants.manage); it cannot be revoked or deleted over the API";
 
 const PAGE = { default: 50, max: 1000 };
 const DEFAULT_TOKEN_TTL_S = 900;
@@ -41,7 +50,16 @@ const USER_PATHS = ["email", "display_name", "roles"] as const;
  * before it is checked) and GetJwks (public keys, for anyone).
  */
 export function identityService(deps: IdentityDeps): ServiceImpl<typeof IdentityServiceService> {
-  const { store, auth, signer } = deps;
+  const { store, auth, signer, revocations } = deps;
+
+  /** FAILED_PRECONDITION when a change would leave the tenant without a live admin key, or remove the operator's key. */
+  async function keepAdminKeys(db: Parameters<IdentityStore["liveAdminKeys"]>[0], tenant: string, going: Set<string>, adminKeysBefore?: number): Promise<void> {
+    const operatorKeys = await store.liveAdminKeys(db, tenant, Role.ROLE_ADMIN, { operatorOnly: true });
+    if (operatorKeys.some((k) => going.has(k.api_key_id)) && operatorKeys.every((k) => going.has(k.api_key_id))) throw new FailedPreconditionError(OPERATOR_KEY);
+    const adminKeys = await store.liveAdminKeys(db, tenant, Role.ROLE_ADMIN);
+    const before = adminKeysBefore ?? adminKeys.length;
+    if (before > 0 && adminKeys.every((k) => going.has(k.api_key_id))) throw new FailedPreconditionError(LAST_ADMIN_KEY);
+  }
 
   async function caller(ctx: CallContext, tenant: string): Promise<UserRow> {
     const id = ctx.callerId;
@@ -120,11 +138,13 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       try {
         const updated = await store.transaction(async (db) => {
           await store.lockTenant(db, tenant);
+          const adminKeysBefore = (await store.liveAdminKeys(db, tenant, Role.ROLE_ADMIN)).length;
           const user = await store.updateUser(db, tenant, current.user_id, change);
           if ((await store.countAdmins(db, tenant, Role.ROLE_ADMIN)) === 0) {
             throw new FailedPreconditionError("the tenant would have no administrator left: grant ROLE_ADMIN to another user first");
           }
           await store.capKeyRoles(db, tenant, current.user_id, highestRole(change.roles));
+          await keepAdminKeys(db, tenant, new Set(), adminKeysBefore);
           return user;
         });
         return { user: toUser(updated) };
@@ -139,12 +159,17 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       const user = await userOf(tenant, "user_id", req.userId);
       const revoked = await store.transaction(async (db) => {
         await store.lockTenant(db, tenant);
+        const keys = await store.liveKeyIdsOfUser(db, tenant, user.user_id);
+        await keepAdminKeys(db, tenant, new Set(keys));
+        // Its keys go with it: announced like revocations, so the gateways refuse their tokens at once.
+        await store.recordRevocations(db, tenant, keys);
         const count = await store.deleteUser(db, tenant, user.user_id);
         if ((await store.countAdmins(db, tenant, Role.ROLE_ADMIN)) === 0) {
           throw new FailedPreconditionError("cannot delete the tenant's last administrator");
         }
         return count;
       });
+      revocations.kick();
       return { revokedApiKeyCount: revoked };
     },
 
@@ -178,8 +203,13 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       const key = valid.isUuid(id) ? await store.getApiKey(tenant, id) : undefined;
       if (!key) throw new NotFoundError("API key", id);
       if (key.user_id !== ctx.callerId) requirePermission(ctx.principal, "users.manage", "revoking another user's API key");
-      const row = await store.revokeApiKey(tenant, id);
+      const row = await store.transaction(async (db) => {
+        await store.lockTenant(db, tenant);
+        await keepAdminKeys(db, tenant, new Set([id]));
+        return store.revokeApiKey(db, tenant, id);
+      });
       if (!row) throw new NotFoundError("API key", id);
+      revocations.kick();
       return { apiKey: toApiKey(row) };
     },
 
@@ -188,6 +218,10 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       if (!cred || cred.value.trim() === "") throw new InvalidArgumentError("credential", "set exactly one of api_key or access_token");
       const principal = cred.$case === "apiKey" ? await auth.principalForApiKey(cred.value) : await auth.principalForToken(cred.value);
       return { principal };
+    },
+
+    watchRevocations(_req, ctx) {
+      return revocations.watch(ctx.signal);
     },
 
     async issueToken(req, ctx) {

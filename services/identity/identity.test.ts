@@ -261,6 +261,69 @@ describe("identity", () => {
     assert.equal((await rejection(client().authenticate({ credential: { $case: "apiKey", value: key.secret } }))).code, status.UNAUTHENTICATED);
   });
 
+  test("the last live admin key of a tenant, and the operator's bootstrap key, cannot be revoked or deleted with their user", async () => {
+    const bootstrap = await client().authenticate({ credential: { $case: "apiKey", value: BOOTSTRAP_KEY } });
+    const asOperator = await operator();
+    const refusedBootstrap = await rejection(asOperator.revokeApiKey({ apiKeyId: bootstrap.principal!.apiKeyId }));
+    assert.equal(refusedBootstrap.code, status.FAILED_PRECONDITION);
+    assert.match(refusedBootstrap.details, /operator's bootstrap key, the only key that may create tenants/);
+    assert.equal((await client().authenticate({ credential: { $case: "apiKey", value: BOOTSTRAP_KEY } })).principal!.tenantId, "default", "still works");
+
+    const t = await newTenant("keyholders");
+    const only = await rejection(t.admin.revokeApiKey({ apiKeyId: t.adminApiKey!.apiKeyId }));
+    assert.equal(only.code, status.FAILED_PRECONDITION);
+    assert.match(only.details, /last live admin API key.*create another admin key/);
+    // A second administrator without a key: deleting the key holder would leave nobody able to administer.
+    const { user: second } = await t.admin.createUser({ email: "second@keyholders.example", displayName: "", roles: [Role.ROLE_ADMIN] });
+    const lastKeyHolder = await rejection(as("keyholders", second!.userId).deleteUser({ userId: t.adminUser!.userId }));
+    assert.equal(lastKeyHolder.code, status.FAILED_PRECONDITION);
+    assert.match(lastKeyHolder.details, /last live admin API key/);
+    // With another admin key the first one can go.
+    await t.admin.createApiKey({ name: "second admin", role: Role.ROLE_ADMIN, userId: second!.userId });
+    const revoked = await t.admin.revokeApiKey({ apiKeyId: t.adminApiKey!.apiKeyId });
+    assert.equal(revoked.apiKey!.revoked, true);
+    // A reader key is never "the last admin key".
+    const reader = await t.admin.createApiKey({ name: "reader", role: Role.ROLE_READER, userId: "" });
+    assert.equal((await t.admin.revokeApiKey({ apiKeyId: reader.apiKey!.apiKeyId })).apiKey!.revoked, true);
+  });
+
+  test("WatchRevocations: recent revocations first, then each one as it happens; services only", async () => {
+    const t = await newTenant("watched");
+    const early = await t.admin.createApiKey({ name: "early", role: Role.ROLE_READER, userId: "" });
+    await t.admin.revokeApiKey({ apiKeyId: early.apiKey!.apiKeyId });
+    const late = await t.admin.createApiKey({ name: "late", role: Role.ROLE_READER, userId: "" });
+    const { user } = await t.admin.createUser({ email: "gone@watched.example", displayName: "", roles: [Role.ROLE_READER] });
+    const gone = await t.admin.createApiKey({ name: "gone", role: Role.ROLE_READER, userId: user!.userId });
+
+    const stop = new AbortController();
+    const stream = client().watchRevocations({}, { signal: stop.signal, deadlineMs: 60_000 })[Symbol.asyncIterator]();
+    const first = await stream.next();
+    const initial = first.value!.revoked.map((r: { apiKeyId: string }) => r.apiKeyId);
+    assert.ok(initial.includes(early.apiKey!.apiKeyId), "a key revoked before the watch began is in the first batch");
+    assert.equal(first.value!.revoked.find((r: { apiKeyId: string }) => r.apiKeyId === early.apiKey!.apiKeyId)!.tenantId, "watched");
+
+    const seen = new Set<string>();
+    const until = async (id: string) => {
+      while (!seen.has(id)) {
+        const next = await stream.next();
+        assert.equal(next.done, false);
+        for (const r of next.value!.revoked) seen.add(r.apiKeyId);
+      }
+    };
+    await t.admin.revokeApiKey({ apiKeyId: late.apiKey!.apiKeyId });
+    await until(late.apiKey!.apiKeyId);
+    await t.admin.deleteUser({ userId: user!.userId });
+    await until(gone.apiKey!.apiKeyId);
+    stop.abort();
+    await stream.return?.(undefined);
+
+    const asAdmin = await withKey(t.adminApiKeySecret);
+    const refused = await rejection((async () => {
+      for await (const _ of asAdmin.watchRevocations({})) break;
+    })());
+    assert.equal(refused.code, status.PERMISSION_DENIED);
+  });
+
   test("bad input is named", async () => {
     const t = await newTenant("inputs");
     expectInvalid(await rejection((await operator()).createTenant({ tenantId: "9bad", displayName: "x", adminEmail: "a@b.cd" })), "tenant_id", /valid tenant id/);

@@ -9,6 +9,7 @@ import { bootstrap } from "./bootstrap.js";
 import { identityEnvSchema } from "./config.js";
 import { identityService } from "./handlers.js";
 import { migrations } from "./migrations.js";
+import { RevocationFeed } from "./revocations.js";
 import { TokenSigner } from "./signing.js";
 import { IdentityStore } from "./store.js";
 
@@ -21,11 +22,13 @@ await runService("identity", async () => {
   await signer.start();
   // Every other service fetches these keys with GetJwks; identity reads its own store.
   setKeySource(() => signer.jwks());
-  const impl = identityService({ store, signer, auth: new Authenticator(store, signer) });
+  const revocations = new RevocationFeed(store);
+  const impl = identityService({ store, signer, auth: new Authenticator(store, signer), revocations });
   return {
     services: [serve(IdentityServiceService, impl)],
     ready: async () => void (await pool.query("SELECT 1")),
     close: async () => {
+      revocations.close();
       await pool.end();
     },
   };

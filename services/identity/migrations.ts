@@ -80,4 +80,19 @@ export const migrations: Migration[] = [
       CREATE INDEX history_by_user ON history (tenant_id, user_id, seq DESC);
     `,
   },
+  {
+    id: "0002_key_revocations",
+    sql: `
+      -- One row per revoked (or deleted) API key, kept as long as tokens issued for it may live: what
+      -- WatchRevocations announces to the gateways. recorded_time is the insert's own clock, which the
+      -- watchers poll by (with an overlap for transactions that commit late).
+      CREATE TABLE key_revocations (
+        api_key_id    uuid        PRIMARY KEY,
+        tenant_id     text        NOT NULL,
+        revoke_time   timestamptz NOT NULL,
+        recorded_time timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX key_revocations_by_recorded_time ON key_revocations (recorded_time);
+    `,
+  },
 ];

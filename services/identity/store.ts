@@ -34,6 +34,13 @@ export interface ApiKeyRow {
   revoke_time: Date | null;
 }
 
+export interface RevocationRow {
+  api_key_id: string;
+  tenant_id: string;
+  revoke_time: Date;
+  recorded_time: Date;
+}
+
 export interface PreferencesRow {
   default_collection: string;
   default_top_k: number;
@@ -212,13 +219,60 @@ export class IdentityStore {
     return page(rows, limit);
   }
 
-  /** Revokes (keeping the first revoke time of an already revoked key). */
-  async revokeApiKey(tenantId: string, apiKeyId: string): Promise<ApiKeyRow | undefined> {
-    const { rows } = await this.pool.query<ApiKeyRow>(
+  /** Revokes (keeping the first revoke time of an already revoked key) and records it for WatchRevocations. */
+  async revokeApiKey(db: Queryable, tenantId: string, apiKeyId: string): Promise<ApiKeyRow | undefined> {
+    const { rows } = await db.query<ApiKeyRow>(
       `UPDATE api_keys SET revoke_time = coalesce(revoke_time, now()) WHERE tenant_id = $1 AND api_key_id = $2 RETURNING ${KEY_COLUMNS}`,
       [tenantId, apiKeyId],
     );
-    return rows[0];
+    const row = rows[0];
+    if (row) await this.recordRevocations(db, tenantId, [row.api_key_id]);
+    return row;
+  }
+
+  /** Live admin keys of the tenant (not revoked, not expired), at most `limit`; `operatorOnly` for the operator's. */
+  async liveAdminKeys(db: Queryable, tenantId: string, adminRole: Role, opts: { operatorOnly?: boolean } = {}): Promise<ApiKeyRow[]> {
+    const { rows } = await db.query<ApiKeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM api_keys
+        WHERE tenant_id = $1 AND role = $2 AND revoke_time IS NULL AND (expire_time IS NULL OR expire_time > now()) AND ($3 = false OR operator)
+        ORDER BY seq LIMIT 100`,
+      [tenantId, adminRole, opts.operatorOnly ?? false],
+    );
+    return rows;
+  }
+
+  /** Ids of the user's live keys (before a delete takes them with it). */
+  async liveKeyIdsOfUser(db: Queryable, tenantId: string, userId: string): Promise<string[]> {
+    const { rows } = await db.query<{ api_key_id: string }>(
+      "SELECT api_key_id FROM api_keys WHERE tenant_id = $1 AND user_id = $2 AND revoke_time IS NULL",
+      [tenantId, userId],
+    );
+    return rows.map((r) => r.api_key_id);
+  }
+
+  /** Records keys as revoked now, for WatchRevocations (a key already recorded keeps its first time). */
+  async recordRevocations(db: Queryable, tenantId: string, apiKeyIds: string[]): Promise<void> {
+    if (apiKeyIds.length === 0) return;
+    await db.query(
+      `INSERT INTO key_revocations (api_key_id, tenant_id, revoke_time) SELECT unnest($2::uuid[]), $1, now() ON CONFLICT (api_key_id) DO NOTHING`,
+      [tenantId, apiKeyIds],
+    );
+  }
+
+  /** Revocations recorded at or after `since` (all of those younger than `keepMs` when `since` is undefined). */
+  async revocationsSince(since: Date | undefined, keepMs: number): Promise<RevocationRow[]> {
+    const { rows } = await this.pool.query<RevocationRow>(
+      `SELECT api_key_id, tenant_id, revoke_time, recorded_time FROM key_revocations
+        WHERE recorded_time >= coalesce($1::timestamptz, clock_timestamp() - make_interval(secs => $2::double precision / 1000))
+        ORDER BY recorded_time LIMIT 10000`,
+      [since ?? null, keepMs],
+    );
+    return rows;
+  }
+
+  /** Forgets revocations older than `keepMs`: no token issued before them is valid any more. */
+  async pruneRevocations(keepMs: number): Promise<void> {
+    await this.pool.query("DELETE FROM key_revocations WHERE revoke_time < now() - make_interval(secs => $1::double precision / 1000)", [keepMs]);
   }
 
   /** Records use at most once a minute per key: authentication is on every request, writes need not be. */

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -565,6 +567,29 @@ export interface AuthenticateRequest {
 export interface AuthenticateResponse {
   /** Who the credential belongs to. */
   principal?: Principal | undefined;
+}
+
+/** WatchRevocationsRequest opens the revocation stream. Internal. */
+export interface WatchRevocationsRequest {
+}
+
+/** WatchRevocationsResponse is one batch of revoked keys. Internal. */
+export interface WatchRevocationsResponse {
+  /**
+   * Keys revoked (or deleted with their user): in the first message, the
+   * recent ones; afterwards, those revoked since the previous message.
+   */
+  revoked: RevokedApiKey[];
+}
+
+/** RevokedApiKey names one revoked API key. Internal. */
+export interface RevokedApiKey {
+  /** The key's id (the `akid` claim of the access tokens issued for it). */
+  apiKeyId: string;
+  /** The tenant the key belonged to. */
+  tenantId: string;
+  /** When it was revoked. */
+  revokeTime?: Date | undefined;
 }
 
 /** IssueTokenRequest asks for an access token. */
@@ -4502,6 +4527,242 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
   },
 };
 
+function createBaseWatchRevocationsRequest(): WatchRevocationsRequest {
+  return {};
+}
+
+export const WatchRevocationsRequest: MessageFns<WatchRevocationsRequest> = {
+  encode(_: WatchRevocationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRevocationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRevocationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): WatchRevocationsRequest {
+    return {};
+  },
+
+  toJSON(_: WatchRevocationsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchRevocationsRequest>, I>>(base?: I): WatchRevocationsRequest {
+    return WatchRevocationsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchRevocationsRequest>, I>>(_: I): WatchRevocationsRequest {
+    const message = createBaseWatchRevocationsRequest();
+    return message;
+  },
+};
+
+function createBaseWatchRevocationsResponse(): WatchRevocationsResponse {
+  return { revoked: [] };
+}
+
+export const WatchRevocationsResponse: MessageFns<WatchRevocationsResponse> = {
+  encode(message: WatchRevocationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.revoked) {
+      RevokedApiKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRevocationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRevocationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.revoked.push(RevokedApiKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchRevocationsResponse {
+    return {
+      revoked: globalThis.Array.isArray(object?.revoked)
+        ? object.revoked.map((e: any) => RevokedApiKey.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: WatchRevocationsResponse): unknown {
+    const obj: any = {};
+    if (message.revoked?.length) {
+      obj.revoked = message.revoked.map((e) => RevokedApiKey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchRevocationsResponse>, I>>(base?: I): WatchRevocationsResponse {
+    return WatchRevocationsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchRevocationsResponse>, I>>(object: I): WatchRevocationsResponse {
+    const message = createBaseWatchRevocationsResponse();
+    message.revoked = object.revoked?.map((e) => RevokedApiKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRevokedApiKey(): RevokedApiKey {
+  return { apiKeyId: "", tenantId: "", revokeTime: undefined };
+}
+
+export const RevokedApiKey: MessageFns<RevokedApiKey> = {
+  encode(message: RevokedApiKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKeyId !== "") {
+      writer.uint32(10).string(message.apiKeyId);
+    }
+    if (message.tenantId !== "") {
+      writer.uint32(18).string(message.tenantId);
+    }
+    if (message.revokeTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.revokeTime), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokedApiKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokedApiKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.revokeTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokedApiKey {
+    return {
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      revokeTime: isSet(object.revokeTime)
+        ? fromJsonTimestamp(object.revokeTime)
+        : isSet(object.revoke_time)
+        ? fromJsonTimestamp(object.revoke_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RevokedApiKey): unknown {
+    const obj: any = {};
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.revokeTime !== undefined) {
+      obj.revokeTime = message.revokeTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokedApiKey>, I>>(base?: I): RevokedApiKey {
+    return RevokedApiKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokedApiKey>, I>>(object: I): RevokedApiKey {
+    const message = createBaseRevokedApiKey();
+    message.apiKeyId = object.apiKeyId ?? "";
+    message.tenantId = object.tenantId ?? "";
+    message.revokeTime = object.revokeTime ?? undefined;
+    return message;
+  },
+};
+
 function createBaseIssueTokenRequest(): IssueTokenRequest {
   return { apiKey: "", ttlSeconds: 0 };
 }
@@ -5971,9 +6232,13 @@ export const IdentityServiceService = {
   },
   /**
    * Revokes an API key at once; it can no longer authenticate or be
-   * exchanged for tokens (tokens already issued stay valid until they
-   * expire). Revoking a revoked key is a no-op. Users may revoke their own
-   * keys; ROLE_ADMIN may revoke any key of the tenant.
+   * exchanged for tokens, and the gateways (which watch revocations) refuse
+   * the access tokens already issued for it within a second. Services
+   * reached directly over gRPC accept such tokens until they expire.
+   * Revoking a revoked key is a no-op. Users may revoke their own keys;
+   * ROLE_ADMIN may revoke any key of the tenant. FAILED_PRECONDITION for the
+   * tenant's last live admin key (create another admin key first) and for
+   * the operator's bootstrap key (the only key that may create tenants).
    */
   revokeApiKey: {
     path: "/rag.v1.IdentityService/RevokeApiKey" as const,
@@ -6000,6 +6265,27 @@ export const IdentityServiceService = {
     responseSerialize: (value: AuthenticateResponse): Buffer =>
       Buffer.from(AuthenticateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AuthenticateResponse => AuthenticateResponse.decode(value),
+  },
+  /**
+   * Internal: announces revoked API keys to the gateways, so that a revoked
+   * key and the access tokens issued for it are refused at once, whatever
+   * the gateways cache. The first message lists every key revoked recently
+   * enough that tokens issued for it may still be valid (possibly none);
+   * each later message lists keys revoked since. The stream runs until the
+   * caller cancels it or the connection ends; the caller then reconnects
+   * and gets the recent list again. Service tokens only; not exposed over
+   * REST.
+   */
+  watchRevocations: {
+    path: "/rag.v1.IdentityService/WatchRevocations" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRevocationsRequest): Buffer =>
+      Buffer.from(WatchRevocationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRevocationsRequest => WatchRevocationsRequest.decode(value),
+    responseSerialize: (value: WatchRevocationsResponse): Buffer =>
+      Buffer.from(WatchRevocationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchRevocationsResponse => WatchRevocationsResponse.decode(value),
   },
   /**
    * Exchanges an API key for a short-lived JWT access token that carries the
@@ -6137,9 +6423,13 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   listApiKeys: handleUnaryCall<ListApiKeysRequest, ListApiKeysResponse>;
   /**
    * Revokes an API key at once; it can no longer authenticate or be
-   * exchanged for tokens (tokens already issued stay valid until they
-   * expire). Revoking a revoked key is a no-op. Users may revoke their own
-   * keys; ROLE_ADMIN may revoke any key of the tenant.
+   * exchanged for tokens, and the gateways (which watch revocations) refuse
+   * the access tokens already issued for it within a second. Services
+   * reached directly over gRPC accept such tokens until they expire.
+   * Revoking a revoked key is a no-op. Users may revoke their own keys;
+   * ROLE_ADMIN may revoke any key of the tenant. FAILED_PRECONDITION for the
+   * tenant's last live admin key (create another admin key first) and for
+   * the operator's bootstrap key (the only key that may create tenants).
    */
   revokeApiKey: handleUnaryCall<RevokeApiKeyRequest, RevokeApiKeyResponse>;
   /**
@@ -6149,6 +6439,17 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * revoked, expired or malformed credential.
    */
   authenticate: handleUnaryCall<AuthenticateRequest, AuthenticateResponse>;
+  /**
+   * Internal: announces revoked API keys to the gateways, so that a revoked
+   * key and the access tokens issued for it are refused at once, whatever
+   * the gateways cache. The first message lists every key revoked recently
+   * enough that tokens issued for it may still be valid (possibly none);
+   * each later message lists keys revoked since. The stream runs until the
+   * caller cancels it or the connection ends; the caller then reconnects
+   * and gets the recent list again. Service tokens only; not exposed over
+   * REST.
+   */
+  watchRevocations: handleServerStreamingCall<WatchRevocationsRequest, WatchRevocationsResponse>;
   /**
    * Exchanges an API key for a short-lived JWT access token that carries the
    * key's tenant, user and role. UNAUTHENTICATED for a bad key.
@@ -6373,9 +6674,13 @@ export interface IdentityServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Revokes an API key at once; it can no longer authenticate or be
-   * exchanged for tokens (tokens already issued stay valid until they
-   * expire). Revoking a revoked key is a no-op. Users may revoke their own
-   * keys; ROLE_ADMIN may revoke any key of the tenant.
+   * exchanged for tokens, and the gateways (which watch revocations) refuse
+   * the access tokens already issued for it within a second. Services
+   * reached directly over gRPC accept such tokens until they expire.
+   * Revoking a revoked key is a no-op. Users may revoke their own keys;
+   * ROLE_ADMIN may revoke any key of the tenant. FAILED_PRECONDITION for the
+   * tenant's last live admin key (create another admin key first) and for
+   * the operator's bootstrap key (the only key that may create tenants).
    */
   revokeApiKey(
     request: RevokeApiKeyRequest,
@@ -6413,6 +6718,25 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AuthenticateResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Internal: announces revoked API keys to the gateways, so that a revoked
+   * key and the access tokens issued for it are refused at once, whatever
+   * the gateways cache. The first message lists every key revoked recently
+   * enough that tokens issued for it may still be valid (possibly none);
+   * each later message lists keys revoked since. The stream runs until the
+   * caller cancels it or the connection ends; the caller then reconnects
+   * and gets the recent list again. Service tokens only; not exposed over
+   * REST.
+   */
+  watchRevocations(
+    request: WatchRevocationsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchRevocationsResponse>;
+  watchRevocations(
+    request: WatchRevocationsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchRevocationsResponse>;
   /**
    * Exchanges an API key for a short-lived JWT access token that carries the
    * key's tenant, user and role. UNAUTHENTICATED for a bad key.
