@@ -3,7 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { status } from "@grpc/grpc-js";
 import { LRUCache } from "lru-cache";
 import type { IdentityServiceClient } from "#gen/rag/v1/identity.js";
-import { authorizeCall, type Principal } from "#mesh/auth/index.js";
+import { authenticate, authorizeCall, type Principal } from "#mesh/auth/index.js";
 import { PUBLIC, requiredPermission } from "#mesh/auth/permissions.js";
 import type { PromiseClient } from "#mesh/client.js";
 import { isServiceError, RpcError } from "#mesh/errors.js";
@@ -11,9 +11,21 @@ import { HttpError, httpStatusFor } from "./errors.js";
 import type { Admission, EdgePolicy, RouteInfo } from "./gateway.js";
 import type { RateLimiter } from "./ratelimit/index.js";
 
-/** Access tokens the gateway gets for API keys: short, and reused for at most this long, so a revoked key stops working within a minute. */
+/**
+ * Access tokens the gateway gets for API keys: short, and reused for at most this long. Revocation does not
+ * wait for this: identity announces revoked keys (WatchRevocations) and the token verifier refuses their
+ * tokens from then on, cached or not. While that announcement stream is down, exchanges are not reused.
+ */
 const EXCHANGED_TOKEN_TTL_S = 900;
 const EXCHANGE_REUSE_MS = 60_000;
+
+/** Only identity's access tokens, never internal service tokens, are accepted from the outside. */
+const AT_THE_EDGE = { acceptServiceTokens: false } as const;
+
+export interface EdgeAuthOptions {
+  /** Whether exchanged tokens may be reused now: true while the revocation watch is live (default: always). */
+  reuseExchanges?: () => boolean;
+}
 
 type Identity = Pick<PromiseClient<typeof IdentityServiceClient.service>, "issueToken">;
 
@@ -33,10 +45,27 @@ interface Exchanged {
 export class EdgeAuth implements EdgePolicy {
   private readonly exchanged = new LRUCache<string, Exchanged>({ max: 10_000 });
 
+  private readonly reuseExchanges: () => boolean;
+
   constructor(
     private readonly identity: Identity,
     private readonly limiter: RateLimiter,
-  ) {}
+    opts: EdgeAuthOptions = {},
+  ) {
+    this.reuseExchanges = opts.reuseExchanges ?? (() => true);
+  }
+
+  /** /readyz detail is for callers with a valid credential (any role); refusals are quiet (false). */
+  async mayReadReadiness(req: IncomingMessage): Promise<boolean> {
+    if (!presentedApiKey(req) && !req.headers.authorization) return false;
+    try {
+      const token = await this.accessToken(req);
+      await authenticate(`Bearer ${token}`, AT_THE_EDGE);
+      return true;
+    } catch {
+      return false;
+    }
+  }
 
   async admit(req: IncomingMessage, route: RouteInfo): Promise<Admission> {
     if (requiredPermission(route.rpcPath) === PUBLIC) {
@@ -51,7 +80,7 @@ export class EdgeAuth implements EdgePolicy {
     const token = await this.accessToken(req);
     let principal: Principal | undefined;
     try {
-      principal = await authorizeCall(route.rpcPath, `Bearer ${token}`);
+      principal = await authorizeCall(route.rpcPath, `Bearer ${token}`, AT_THE_EDGE);
     } catch (err) {
       throw refusal(err);
     }
@@ -83,7 +112,7 @@ export class EdgeAuth implements EdgePolicy {
   private async exchange(apiKey: string): Promise<string> {
     const id = createHash("sha256").update(apiKey).digest("base64url");
     const hit = this.exchanged.get(id);
-    if (hit && hit.reuseUntil > Date.now()) return hit.token;
+    if (hit && hit.reuseUntil > Date.now() && this.reuseExchanges()) return hit.token;
     try {
       const { accessToken } = await this.identity.issueToken({ apiKey, ttlSeconds: EXCHANGED_TOKEN_TTL_S });
       this.exchanged.set(id, { token: accessToken, reuseUntil: Date.now() + EXCHANGE_REUSE_MS });

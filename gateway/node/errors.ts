@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { RpcError, errorDetails, isServiceError } from "#mesh/errors.js";
+import { RpcError, errorDetails, isMeshStatus, isServiceError } from "#mesh/errors.js";
 import { log, errorFields } from "#mesh/logger.js";
 
 /**
@@ -72,28 +72,56 @@ export function invalidArgument(message: string, field?: string): HttpError {
   return grpcError(status.INVALID_ARGUMENT, message, field === undefined ? [] : [{ field }]);
 }
 
-/**
- * Whatever a request failed with, as the error the client sees. Upstream statuses keep their code and
- * message (the services sanitise their own messages) plus the `rag-error-details` trailer; anything the
- * gateway did not expect becomes a generic INTERNAL, logged with its real cause.
- */
-/** Connection-level failures grpc-js reports itself (as opposed to a service answering UNAVAILABLE). */
-const CONNECTION_FAILURE = /No connection established|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|getaddrinfo|Connection dropped|Name resolution failed/;
+/** Codes grpc-js makes up on the client side when the transport, not the service, failed. */
+const TRANSPORT_CODES = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED, status.INTERNAL, status.UNKNOWN, status.RESOURCE_EXHAUSTED]);
 
-export function toHttpError(err: unknown, requestId: string): HttpError {
+/** host:port, IPv4 or bracketed IPv6, or grpc-js's own fields that name a peer. */
+const ADDRESS = /\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b|\[[0-9a-f:.]+\](:\d+)?|\b[\w.-]+:\d{2,5}\b|remote_addr|local_addr|ipv[46]:|unix:/i;
+/** Texts grpc-js writes itself when a connection fails (as opposed to a service answering with that code). */
+const CONNECTION_FAILURE = /No connection established|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|getaddrinfo|Connection dropped|Name resolution failed|Deadline exceeded after|RST_STREAM|GOAWAY|Call cancelled|Received HTTP status code|Stream refused|Protocol error/i;
+/** Stack frames ("    at fn (file:line)") never leave the gateway. */
+const STACK = /\n\s+at\s|\.ts:\d+|\.js:\d+|node:internal/;
+
+/** What the client is told when the transport to `upstream` failed, by code: no address, no grpc-js internals. */
+function transportMessage(code: status, upstream: string): string {
+  switch (code) {
+    case status.UNAVAILABLE:
+      return `${upstream} is unavailable: retry later`;
+    case status.DEADLINE_EXCEEDED:
+      return `${upstream} did not answer in time`;
+    case status.CANCELLED:
+      return `the call to ${upstream} was cancelled`;
+    case status.RESOURCE_EXHAUSTED:
+      return `${upstream} answered with a message over the size limit`;
+    default:
+      return `the call to ${upstream} failed`;
+  }
+}
+
+/**
+ * Whatever a request failed with, as the error the client sees. Upstream statuses a mesh service sent (they
+ * carry its details trailer) keep their code, message and details: services write their messages for
+ * callers. A status grpc-js made up itself (no connection, a dropped connection, the deadline) carries
+ * internal addresses and transport jargon: it keeps its code but gets a message naming only the upstream
+ * service (`upstream`, e.g. "documents"); the original is logged. Anything else the gateway did not expect
+ * becomes a generic INTERNAL, logged with its real cause.
+ */
+export function toHttpError(err: unknown, requestId: string, upstream = "the service"): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof RpcError) {
     const details = Object.keys(err.details).length > 0 ? [err.details] : [];
     return grpcError(err.code, err.message, details);
   }
   if (isServiceError(err)) {
-    if (err.code === status.UNAVAILABLE && CONNECTION_FAILURE.test(err.details)) {
-      // grpc-js's own text names the upstream's address: log it, tell the client only what to do.
-      log.warn("upstream unreachable", { request_id: requestId, error: err.details });
-      return grpcError(status.UNAVAILABLE, "the service is unavailable: retry later");
+    const text = err.details || err.message;
+    const madeUp = !isMeshStatus(err) && TRANSPORT_CODES.has(err.code) && (CONNECTION_FAILURE.test(text) || ADDRESS.test(text) || STACK.test(text));
+    if (madeUp || STACK.test(text)) {
+      // Logged with the address for the operator; the client learns which service and what to do.
+      log.warn("upstream call failed", { request_id: requestId, upstream, code: status[err.code], error: text });
+      return grpcError(err.code, transportMessage(err.code, upstream));
     }
     const trailer = errorDetails(err);
-    return grpcError(err.code, err.details || err.message, Object.keys(trailer).length > 0 ? [trailer] : []);
+    return grpcError(err.code, text, Object.keys(trailer).length > 0 ? [trailer] : []);
   }
   log.error("gateway request failed", { request_id: requestId, ...errorFields(err) });
   return grpcError(status.INTERNAL, "internal error");

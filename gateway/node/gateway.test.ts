@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
-import { status } from "@grpc/grpc-js";
-import { DocumentStatus } from "#gen/rag/v1/documents.js";
+import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { DocumentStatus, DocumentsServiceService } from "#gen/rag/v1/documents.js";
 import { createGateway, HttpError, type EdgePolicy, type Gateway, type RouteInfo } from "./gateway.js";
 import { writeEchoDescriptorSet } from "./testdata/echo-descriptor.js";
 import { BIG_SIZE, startFakeUpstream, type FakeUpstream } from "./testdata/fake-upstream.js";
@@ -423,35 +423,44 @@ describe("gateway with an unreachable upstream", () => {
   let gateway: Gateway;
   let port: number;
 
+  let deadAddress = "";
+
   before(async () => {
-    const dead = `127.0.0.1:${await deadPort()}`;
+    deadAddress = `127.0.0.1:${await deadPort()}`;
     gateway = createGateway({
       descriptorSets: ["gen/rag.binpb"],
-      upstream: (service) => (service === "rag.v1.QueryService" ? undefined : dead),
+      upstream: (service) => (service === "rag.v1.QueryService" ? undefined : deadAddress),
       ready: async () => {
         throw new Error("signing keys not loaded");
       },
+      readinessDetail: async (req) => req.headers["x-api-key"] === "operator",
     });
     port = await gateway.listen(0, "127.0.0.1");
   });
 
   after(() => gateway.close());
 
-  it("is not ready, and says what is missing", async () => {
-    const res = await request(port, "GET", "/readyz");
+  it("is not ready; says what is degraded, by service name and without addresses, only to an authenticated caller", async () => {
+    const anonymous = await request(port, "GET", "/readyz");
+    assert.equal(anonymous.status, 503);
+    assert.deepEqual(anonymous.json, { status: "not ready" }, "an unauthenticated caller gets the status alone");
+    const res = await request(port, "GET", "/readyz", { headers: { "x-api-key": "operator" } });
     assert.equal(res.status, 503);
     assert.equal(res.json.status, "not ready");
     const problems: string[] = res.json.problems;
-    assert.ok(problems.includes("rag.v1.QueryService: no upstream configured"), problems.join("\n"));
+    assert.ok(problems.includes("query: no upstream configured"), problems.join("\n"));
     assert.ok(problems.includes("gateway: signing keys not loaded"), problems.join("\n"));
-    assert.ok(problems.some((p) => p.includes("rag.v1.DocumentsService") && p.includes("UNAVAILABLE")), problems.join("\n"));
+    assert.ok(problems.includes("documents: UNAVAILABLE"), problems.join("\n"));
+    assert.ok(res.json.degraded.includes("documents") && res.json.degraded.includes("query") && res.json.degraded.includes("gateway"), res.text);
+    assert.doesNotMatch(res.text, /127\.0\.0\.1|:\d{2,5}\b|ECONNREFUSED/, "no address in /readyz");
   });
 
   it("answers calls with 503", async () => {
     const res = await request(port, "GET", "/v1/documents/d1");
     assert.equal(res.status, 503);
     assert.equal(res.json.status, "UNAVAILABLE");
-    assert.equal(res.json.message, "the service is unavailable: retry later", "no upstream address reaches the client");
+    assert.equal(res.json.message, "documents is unavailable: retry later", "the service by name, no upstream address");
+    assert.ok(!res.text.includes(deadAddress.split(":")[1]!), res.text);
     const unrouted = await request(port, "POST", "/v1/query:ask", { body: { question: "q" } });
     assert.equal(unrouted.status, 503);
     assert.match(unrouted.json.message, /no upstream is configured for rag\.v1\.QueryService/);
@@ -461,6 +470,24 @@ describe("gateway with an unreachable upstream", () => {
     const res = await request(port, "OPTIONS", "/v1/documents", { headers: { origin: "https://app.example", "access-control-request-method": "POST" } });
     assert.equal(res.status, 405);
     assert.equal(res.headers["access-control-allow-origin"], undefined);
+  });
+});
+
+describe("gateway with an upstream that does not answer", () => {
+  it("answers 504 naming the service, with no address or grpc-js detail", async () => {
+    const server = new Server();
+    server.addService(DocumentsServiceService, new Proxy({}, { get: () => () => {} }) as never); // accepts every call, answers none
+    const upstreamPort = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    const gateway = createGateway({ descriptorSets: ["gen/rag.binpb"], upstream: () => `127.0.0.1:${upstreamPort}`, unaryTimeoutMs: 300 });
+    const port = await gateway.listen(0, "127.0.0.1");
+    try {
+      const res = await request(port, "GET", "/v1/documents/d1");
+      assert.equal(res.status, 504, res.text);
+      assert.deepEqual(res.json, { code: status.DEADLINE_EXCEEDED, status: "DEADLINE_EXCEEDED", message: "documents did not answer in time", details: [] });
+    } finally {
+      await gateway.close();
+      server.forceShutdown();
+    }
   });
 });
 

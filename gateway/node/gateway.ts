@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { toBinary } from "@bufbuild/protobuf";
 import { Metadata, status } from "@grpc/grpc-js";
+import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
 import { Cors } from "./cors.js";
 import { errorBody, grpcError, HttpError, invalidArgument, toHttpError } from "./errors.js";
 import { httpBindings, loadRegistry } from "./http-rules.js";
@@ -46,6 +47,11 @@ export interface GatewayOptions {
   streamTimeoutMs?: number;
   /** Extra readiness check for /readyz; rejects (with a reason) when not ready. */
   ready?: () => Promise<void>;
+  /**
+   * Whether this /readyz request may see which dependencies are degraded (default: nobody). Everyone else
+   * gets the status alone: probes need no more, and an unauthenticated caller learns nothing of the inside.
+   */
+  readinessDetail?: (req: IncomingMessage) => Promise<boolean>;
   /** Mounts more endpoints (e.g. /openapi.json, /docs); returns true when it answered the request. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 }
@@ -81,18 +87,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const upstreams = new Upstreams();
   const metrics = new GatewayMetrics();
   const cors = new Cors(opts.cors?.allowedOrigins ?? []);
-  const readiness = new Readiness(upstreams, () => new Map(router.services().map((s) => [s, opts.upstream(s)])), opts.ready);
+  const readiness = new Readiness(upstreams, () => new Map(router.services().map((s) => [s, opts.upstream(s)])), opts.ready, upstreamName);
 
   const inFlight = new Set<Promise<void>>();
   const streams = new Set<RelayedStream>();
   let closing = false;
 
-  const builtIn: Record<string, (res: ServerResponse) => Promise<void>> = {
+  const builtIn: Record<string, (res: ServerResponse, req: IncomingMessage) => Promise<void>> = {
     "/healthz": async (res) => sendJson(res, 200, { status: "ok" }),
-    "/readyz": async (res) => {
-      const { ready, problems } = await readiness.check();
-      if (ready) sendJson(res, 200, { status: "ready" });
-      else sendJson(res, 503, { status: "not ready", problems });
+    "/readyz": async (res, req) => {
+      const [{ ready, degraded, problems }, detail] = await Promise.all([readiness.check(), opts.readinessDetail?.(req).catch(() => false) ?? false]);
+      const body = ready ? { status: "ready" } : { status: "not ready", ...(detail ? { degraded, problems } : {}) };
+      sendJson(res, ready ? 200 : 503, body);
     },
     "/metrics": async (res) => {
       const { contentType, body } = await metrics.render();
@@ -106,6 +112,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const verb = req.method ?? "GET";
     const requestId = requestIdOf(req);
     let routeLabel = UNMATCHED;
+    let upstream: string | undefined;
     res.setHeader("x-request-id", requestId);
     if (closing) res.setHeader("connection", "close");
     res.on("close", () => {
@@ -131,7 +138,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (endpoint) {
         routeLabel = path;
         if (verb !== "GET") throw methodNotAllowed(["GET"], verb, path);
-        await endpoint(res);
+        await endpoint(res, req);
         return;
       }
       if (opts.extraRoutes && (await opts.extraRoutes(req, res))) {
@@ -146,6 +153,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         throw methodNotAllowed(found.allow, verb, path);
       }
       routeLabel = found.route.info.template;
+      upstream = upstreamName(found.route.info.service);
       if (closing) throw grpcError(status.UNAVAILABLE, "the gateway is shutting down");
       await serveRpc(req, res, found.route, found.variables, query, requestId);
     } catch (err) {
@@ -153,7 +161,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (!res.writableEnded) res.destroy();
         return;
       }
-      const error = err instanceof PathDecodeError ? invalidArgument(err.message) : toHttpError(err, requestId);
+      const error = err instanceof PathDecodeError ? invalidArgument(err.message) : toHttpError(err, requestId, upstream);
       sendJson(res, error.status, errorBody(error), error.headers);
     }
   }
@@ -191,7 +199,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const relay = relayStream(call, res, {
       format: streamFormatFor(req.headers.accept),
       render,
-      toError: (err) => toHttpError(err, requestId),
+      toError: (err) => toHttpError(err, requestId, upstreamName(info.service)),
       sendError: (err) => sendJson(res, err.status, errorBody(err), err.headers),
     });
     streams.add(relay);
@@ -232,6 +240,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
       upstreams.close();
     },
   };
+}
+
+const CATALOGUE_NAMES = new Map(SERVICE_NAMES.map((name) => [CATALOGUE[name].grpcService, name as string]));
+
+/** How clients hear of an upstream: its catalogue name ("documents"), or its gRPC service name; never its address. */
+export function upstreamName(service: string): string {
+  return CATALOGUE_NAMES.get(service) ?? service;
 }
 
 function templateOf(router: Router, verb: string, path: string): string {

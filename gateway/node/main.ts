@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
 import { setServiceName } from "#mesh/auth/index.js";
 import { declareMethodPermissions, methodPermissions } from "#mesh/auth/permissions.js";
+import { watchRevocations } from "#mesh/auth/revocations.js";
 import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
 import { connect } from "#mesh/client.js";
 import { ConfigError, parseEnv } from "#mesh/config.js";
@@ -36,6 +37,13 @@ const upstream = (service: string) => {
 };
 
 const identity = connect(IdentityServiceClient, "identity", { auth: "none" });
+// Revoked keys are announced by identity and refused here at once, whatever the caches hold. The stream is
+// held with a service token and reopened whenever it ends (identity restarting, connection ageing, its deadline).
+const revocationSource = connect(IdentityServiceClient, "identity", { deadlineMs: 10 * 60_000 });
+const revocations = watchRevocations({
+  open: (signal) => revocationSource.watchRevocations({}, { signal }),
+  onChange: (live) => (live ? log.info("watching key revocations") : log.warn("key revocation watch lost; API-key exchanges are not reused until it is back")),
+});
 const limiter = createRateLimiter(env.GATEWAY_RATE_LIMITS ?? parseRateLimitConfig(undefined), env.REDIS_URL, { prefix: "rag:gateway:ratelimit:" });
 const registry = loadRegistry(env.GATEWAY_DESCRIPTORS);
 // Fail at start, not per request, when an RPC this gateway would serve has no permission declared.
@@ -54,10 +62,15 @@ const serveSpec = (req: IncomingMessage, res: ServerResponse) => {
   return true;
 };
 
+const edgeAuth = new EdgeAuth(identity, limiter, { reuseExchanges: () => revocations.live });
 const gateway = createGateway({
   descriptorSets: env.GATEWAY_DESCRIPTORS,
   upstream,
-  policy: new EdgeAuth(identity, limiter),
+  policy: edgeAuth,
+  readinessDetail: (req) => edgeAuth.mayReadReadiness(req),
+  ready: async () => {
+    if (!revocations.live) throw new Error("not watching identity's key revocations");
+  },
   maxBodyBytes: env.GATEWAY_MAX_BODY_BYTES,
   cors: { allowedOrigins: env.GATEWAY_CORS_ORIGINS },
   unaryTimeoutMs: env.GATEWAY_UNARY_TIMEOUT_MS,
@@ -79,6 +92,8 @@ async function stop(reason: string): Promise<void> {
   setTimeout(() => process.exit(1), 15_000).unref();
   await gateway.close();
   await limiter.close();
+  revocations.close();
+  revocationSource.close();
   identity.close();
   log.info("stopped");
   process.exit(0);

@@ -1,10 +1,14 @@
 import { setTimeout as delay } from "node:timers/promises";
+import { status } from "@grpc/grpc-js";
+import { isServiceError } from "#mesh/errors.js";
+import { log } from "#mesh/logger.js";
 import type { Upstreams } from "./upstream.js";
 
 /**
  * /readyz: the gateway is ready when its own extra check passes and every upstream reports SERVING on
  * `grpc.health.v1.Health/Check`. The answer is cached briefly so that probes from many load balancers do
- * not turn into a health-check storm against the services.
+ * not turn into a health-check storm against the services. What it reports names dependencies by service
+ * name and state only ("embeddings: UNAVAILABLE"); addresses and transport errors go to the log.
  */
 
 const CHECK_TIMEOUT_MS = 1_000;
@@ -12,7 +16,9 @@ const CACHE_MS = 2_000;
 
 export interface ReadinessResult {
   ready: boolean;
-  /** One line per thing that is not ready, e.g. "rag.v1.QueryService at 127.0.0.1:50053: UNAVAILABLE: ...". */
+  /** The dependencies that are not ready, by name, e.g. ["embeddings", "gateway"]. */
+  degraded: string[];
+  /** One line per thing that is not ready, e.g. "query: UNAVAILABLE", "generation: no upstream configured". */
   problems: string[];
 }
 
@@ -24,7 +30,10 @@ export class Readiness {
     /** Service name → target for every routed service (undefined: no upstream configured). */
     private readonly targets: () => Map<string, string | undefined>,
     private readonly extra?: () => Promise<void>,
+    /** How a service is named in the answer (e.g. "rag.v1.QueryService" → "query"). */
+    private readonly nameOf: (service: string) => string = (s) => s,
   ) {}
+  private lastLogged = "";
 
   check(): Promise<ReadinessResult> {
     const now = Date.now();
@@ -33,30 +42,43 @@ export class Readiness {
   }
 
   private async run(): Promise<ReadinessResult> {
-    const problems: string[] = [];
+    const problems = new Map<string, string>();
+    /** For the log only: with addresses and the transport's own words. */
+    const causes: string[] = [];
     const byTarget = new Map<string, string[]>();
     for (const [service, target] of this.targets()) {
-      if (target === undefined) problems.push(`${service}: no upstream configured`);
+      if (target === undefined) problems.set(this.nameOf(service), "no upstream configured");
       else byTarget.set(target, [...(byTarget.get(target) ?? []), service]);
     }
     const checks = [...byTarget].map(async ([target, services]) => {
-      const who = `${services.join(", ")} at ${target}`;
+      const names = [...new Set(services.map(this.nameOf))];
       try {
         const health = await this.upstreams.health(target, CHECK_TIMEOUT_MS);
-        if (health !== "SERVING") problems.push(`${who}: ${health}`);
+        if (health !== "SERVING") for (const name of names) problems.set(name, health);
       } catch (err) {
-        problems.push(`${who}: ${(err as Error).message}`);
+        const state = isServiceError(err) ? (status[err.code] ?? "UNAVAILABLE") : "UNAVAILABLE";
+        for (const name of names) problems.set(name, state);
+        causes.push(`${names.join(", ")} at ${target}: ${(err as Error).message}`);
       }
     });
     if (this.extra) {
       checks.push(
         withTimeout(this.extra(), CHECK_TIMEOUT_MS).catch((err: unknown) => {
-          problems.push(`gateway: ${err instanceof Error ? err.message : String(err)}`);
+          problems.set("gateway", err instanceof Error ? err.message : String(err));
         }),
       );
     }
     await Promise.all(checks);
-    return { ready: problems.length === 0, problems: problems.sort() };
+    const degraded = [...problems.keys()].sort();
+    const summary = degraded.map((name) => `${name}: ${problems.get(name)}`);
+    const logged = summary.join("; ");
+    if (logged !== this.lastLogged) {
+      // Once per change, not once per probe.
+      if (logged) log.warn("not ready", { degraded, causes });
+      else if (this.lastLogged) log.info("ready again");
+      this.lastLogged = logged;
+    }
+    return { ready: degraded.length === 0, degraded, problems: summary };
   }
 }
 
