@@ -5,6 +5,7 @@ import { NotFoundError } from "#mesh/errors.js";
 import type { ServiceImpl } from "#mesh/handlers.js";
 import { decodePageToken, encodePageToken, pageSize } from "#mesh/pagination.js";
 import { fromState, fromStatus, toDelivery, toSubscription, webhookBody } from "./convert.js";
+import { checkDestination, type DestinationPolicy } from "./destination.js";
 import type { NotificationStore, SubscriptionRow } from "./store.js";
 import * as valid from "./validate.js";
 
@@ -14,6 +15,8 @@ export interface NotificationsDeps {
   store: NotificationStore;
   /** Called after a publish queued deliveries, so they go out without waiting for the next poll. */
   onQueued: () => void;
+  /** Which webhook destinations Subscribe accepts: those the delivery guard would deliver to. */
+  destinations: DestinationPolicy;
 }
 
 const PAGE = { default: 50, max: 1000 };
@@ -33,7 +36,7 @@ async function paged<R extends { seq: string }>(
   return { items, nextPageToken: rows.length > size ? encodePageToken({ seq: items[items.length - 1]!.seq }, filter) : "" };
 }
 
-export function notificationsService({ store, onQueued }: NotificationsDeps): Impl {
+export function notificationsService({ store, onQueued, destinations }: NotificationsDeps): Impl {
   /** The tenant's subscription, or NOT_FOUND (also for another tenant's: its existence is not revealed). */
   async function owned(tenant: string, value: string): Promise<SubscriptionRow> {
     const { id, wellFormed } = valid.subscriptionId(value);
@@ -51,6 +54,7 @@ export function notificationsService({ store, onQueued }: NotificationsDeps): Im
         description: valid.description(req.description),
         secret: valid.secret(req.secret),
       };
+      await checkDestination(input.url, destinations);
       const row = await store.createSubscription(tenant, input);
       return { subscription: toSubscription(row), secret: input.secret };
     },

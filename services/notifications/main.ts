@@ -28,7 +28,7 @@ await runService("notifications", async () => {
   });
   dispatcher.start();
   return {
-    services: [serve(NotificationsServiceService, notificationsService({ store, onQueued: () => dispatcher.kick() }))],
+    services: [serve(NotificationsServiceService, notificationsService({ store, onQueued: () => dispatcher.kick(), destinations: { allowPrivate: env.NOTIFICATIONS_ALLOW_PRIVATE } }))],
     ready: async () => void (await pool.query("SELECT 1")),
     close: async () => {
       await dispatcher.stop();
