@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { InvalidArgumentError } from "#mesh/errors.js";
 import { codePointLength } from "./chunking/offsets.js";
-import { DOCX_TYPE, parse, SUPPORTED_TYPES, type Heading } from "./parsing/index.js";
+import { DOCX_TYPE, SUPPORTED_TYPES, type Heading } from "./parsing/index.js";
+import type { DocumentParser } from "./parsing/isolated.js";
 
 const BY_EXTENSION: Record<string, string> = {
   txt: "text/plain",
@@ -52,7 +53,7 @@ export function resolveContentType(contentType: string, filename: string, hasTex
 }
 
 /** Checks the request's body (one of text or content, within the size limit) and parses it. */
-export async function parseBody(input: BodyInput, maxBytes: number, signal?: AbortSignal): Promise<ParsedBody> {
+export async function parseBody(input: BodyInput, maxBytes: number, parser: DocumentParser, signal?: AbortSignal): Promise<ParsedBody> {
   const hasText = input.text.length > 0;
   const hasContent = input.content.length > 0;
   if (hasText && hasContent) throw new InvalidArgumentError("text", "give either text or content, not both");
@@ -62,7 +63,7 @@ export async function parseBody(input: BodyInput, maxBytes: number, signal?: Abo
   if (sizeBytes > maxBytes) throw new InvalidArgumentError(field, `body is ${sizeBytes} bytes, over the limit of ${maxBytes} bytes`);
 
   const contentType = resolveContentType(input.contentType, input.filename, hasText);
-  const parsed = await parse(hasText ? input.text : input.content, contentType, input.filename, signal);
+  const parsed = await parser.parse(hasText ? input.text : input.content, contentType, input.filename, signal);
   if (parsed.text.length === 0) throw new InvalidArgumentError(field, `${input.filename || "the document body"} is empty after removing whitespace and markup`);
   return {
     contentType,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_LIMITS, type ParseLimits } from "./parsing/limits.js";
 
 export const documentsEnvSchema = z
   .object({
@@ -9,6 +10,26 @@ export const documentsEnvSchema = z
     CHUNK_SIZE: z.coerce.number().int().min(100).max(100_000).default(800),
     /** Most characters a chunk repeats from the end of the one before it (same section only). */
     CHUNK_OVERLAP: z.coerce.number().int().min(0).default(100),
+
+    /* Parsing untrusted files: worker threads, and what one file may cost (parsing/limits.ts, parsing/pool.ts). */
+    /** Worker threads that parse files (all formats but plain text). */
+    PARSE_WORKERS: z.coerce.number().int().min(1).max(32).default(2),
+    /** Files that may wait for a parse worker; one more is refused with RESOURCE_EXHAUSTED. */
+    PARSE_QUEUE: z.coerce.number().int().min(0).max(10_000).default(16),
+    /** Wall-clock limit of one parse; the worker is then terminated and replaced. */
+    PARSE_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
+    /** Heap of each parse worker (V8 old generation). pdf.js alone needs a few tens of MB. */
+    PARSE_MAX_MEMORY_MB: z.coerce.number().int().min(128).default(512),
+    /** Bytes a .docx may inflate to, declared or actual. */
+    PARSE_MAX_EXPANDED_BYTES: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxExpandedBytes),
+    PARSE_MAX_ZIP_ENTRIES: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxZipEntries),
+    /** Uncompressed/compressed size of any .docx entry over 1 MiB (a zip bomb reaches 1000). */
+    PARSE_MAX_COMPRESSION_RATIO: z.coerce.number().positive().default(DEFAULT_LIMITS.maxCompressionRatio),
+    PARSE_MAX_PDF_PAGES: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxPdfPages),
+    /** HTML nesting; at most 2,000, since the HTML walk recurses once per level. */
+    PARSE_MAX_HTML_DEPTH: z.coerce.number().int().min(10).max(2_000).default(DEFAULT_LIMITS.maxHtmlDepth),
+    /** Characters extracted from one file. */
+    PARSE_MAX_TEXT_CHARS: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxTextChars),
   })
   .superRefine(
     (env, ctx) => {
@@ -22,3 +43,14 @@ export const documentsEnvSchema = z
   );
 
 export type DocumentsEnv = z.infer<typeof documentsEnvSchema>;
+
+export function parseLimits(env: DocumentsEnv): ParseLimits {
+  return {
+    maxExpandedBytes: env.PARSE_MAX_EXPANDED_BYTES,
+    maxZipEntries: env.PARSE_MAX_ZIP_ENTRIES,
+    maxCompressionRatio: env.PARSE_MAX_COMPRESSION_RATIO,
+    maxPdfPages: env.PARSE_MAX_PDF_PAGES,
+    maxHtmlDepth: env.PARSE_MAX_HTML_DEPTH,
+    maxTextChars: env.PARSE_MAX_TEXT_CHARS,
+  };
+}

@@ -40,7 +40,7 @@ export function documentsService(deps: DocumentsDeps): Impl {
         metadata: valid.metadata(req.metadata),
       };
       const given = valid.title(req.title);
-      const body = await parseBody({ text: req.text, content: req.content, filename, contentType: req.contentType }, deps.maxDocumentBytes, ctx.signal);
+      const body = await parseBody({ text: req.text, content: req.content, filename, contentType: req.contentType }, deps.maxDocumentBytes, deps.parser, ctx.signal);
       const title = given || valid.derivedTitle(body.title) || stripExtension(filename);
       if (!title) throw new InvalidArgumentError("title", "required: give a title (or a filename or a heading in the text to take it from)");
       const id = randomUUID();

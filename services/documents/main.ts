@@ -7,9 +7,10 @@ import { EventPublisher } from "#mesh/events.js";
 import { openDatabase } from "#mesh/postgres.js";
 import { serve } from "#mesh/server.js";
 import { runService } from "#mesh/service.js";
-import { documentsEnvSchema } from "./config.js";
+import { documentsEnvSchema, parseLimits } from "./config.js";
 import { documentsService } from "./handlers.js";
 import { migrations } from "./migrations.js";
+import { IsolatedParser } from "./parsing/isolated.js";
 import { retrievalIndex } from "./search-index.js";
 import { DocumentStore } from "./store.js";
 
@@ -19,17 +20,27 @@ await runService("documents", async () => {
   const retrieval = connect(RetrievalServiceClient, "retrieval");
   const notifications = connect(NotificationsServiceClient, "notifications");
   const events = new EventPublisher(notifications);
+  const parser = new IsolatedParser({
+    workers: env.PARSE_WORKERS,
+    queue: env.PARSE_QUEUE,
+    timeoutMs: env.PARSE_TIMEOUT_MS,
+    maxMemoryMb: env.PARSE_MAX_MEMORY_MB,
+    limits: parseLimits(env),
+  });
   const impl = documentsService({
     events,
     store: new DocumentStore(pool),
     index: retrievalIndex(retrieval),
     maxDocumentBytes: env.MAX_DOCUMENT_BYTES,
+    parser,
     chunking: { size: env.CHUNK_SIZE, overlap: env.CHUNK_OVERLAP },
   });
   return {
     services: [serve(DocumentsServiceService, impl)],
     ready: async () => void (await pool.query("SELECT 1")),
     close: async () => {
+      // After the server has drained: no call is waiting for a parse any more.
+      await parser.close();
       await events.drain();
       notifications.close();
       retrieval.close();

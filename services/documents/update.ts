@@ -5,6 +5,7 @@ import { parseBody, resolveContentType, type ParsedBody } from "./body.js";
 import { chunkText, type ChunkOptions } from "./chunking/chunker.js";
 import { withChunkIds } from "./chunking/ids.js";
 import { requireSupported } from "./parsing/index.js";
+import type { DocumentParser } from "./parsing/isolated.js";
 import type { SearchIndex } from "./search-index.js";
 import type { ChunkKey, ChunkRecord, DocumentMeta, DocumentRow, DocumentStore, LockedDocument, StoredStatus } from "./store.js";
 import * as valid from "./validate.js";
@@ -16,6 +17,8 @@ export interface UpdateDeps {
   store: DocumentStore;
   index: SearchIndex;
   maxDocumentBytes: number;
+  /** Parses bodies: untrusted files in bounded, isolated workers. */
+  parser: DocumentParser;
   chunking: ChunkOptions;
 }
 
@@ -57,7 +60,7 @@ export async function updateDocument(deps: UpdateDeps, tenant: string, id: strin
     // A new body keeps the document's type unless the caller names one or a new filename implies one.
     const typeHint = paths.has("content_type") ? req.contentType : paths.has("filename") ? "" : basis.content_type;
     if (bodyChanged) {
-      const body = await parseBody({ text: req.text, content: req.content, filename, contentType: typeHint }, deps.maxDocumentBytes, ctx.signal);
+      const body = await parseBody({ text: req.text, content: req.content, filename, contentType: typeHint }, deps.maxDocumentBytes, deps.parser, ctx.signal);
       newBody = { body, chunks: withChunkIds(id, chunkText(body, deps.chunking)) };
     } else {
       contentType = requireSupported(resolveContentType(typeHint, filename, true), filename);

@@ -1,7 +1,9 @@
 import mammoth from "mammoth";
 import type { ParsedText } from "./blocks.js";
 import { parseHtml } from "./html.js";
+import { DEFAULT_LIMITS, type ParseLimits } from "./limits.js";
 import { UnreadableDocument } from "./unreadable.js";
+import { openZip } from "./zip.js";
 
 /**
  * Word's own structure through mammoth: its default style map turns "Heading 1".."Heading 6" into
@@ -13,14 +15,21 @@ const STYLE_MAP = ["p[style-name='Title'] => h1:fresh", "p[style-name='Subtitle'
 // Images carry no text; skipping them spares base64-encoding every picture into the HTML.
 const noImages = mammoth.images.imgElement(async () => ({ src: "" }));
 
-export async function parseDocx(content: Buffer): Promise<ParsedText> {
+export async function parseDocx(content: Buffer, limits: ParseLimits = DEFAULT_LIMITS): Promise<ParsedText> {
+  // The archive's directory is checked before anything inflates; mammoth reads entries through it
+  // (its `file` input, the zip interface it would otherwise build with JSZip) within the same limits.
+  const zip = await openZip(content, limits);
   let html: string;
   try {
-    ({ value: html } = await mammoth.convertToHtml({ buffer: content }, { styleMap: STYLE_MAP, convertImage: noImages }));
+    const input = { file: { exists: zip.exists, read: zip.read } } as unknown as Parameters<typeof mammoth.convertToHtml>[0];
+    ({ value: html } = await mammoth.convertToHtml(input, { styleMap: STYLE_MAP, convertImage: noImages }));
   } catch (err) {
+    if (err instanceof UnreadableDocument) throw err;
     throw new UnreadableDocument(`is not a readable .docx file (${reason(err)})`);
+  } finally {
+    zip.close();
   }
-  return parseHtml(html);
+  return parseHtml(html, limits);
 }
 
 function reason(err: unknown): string {

@@ -1,5 +1,6 @@
-import { DomUtils, parseDocument } from "htmlparser2";
+import { DomUtils, Parser, parseDocument } from "htmlparser2";
 import { assemble, type Block, type ParsedText } from "./blocks.js";
+import { DEFAULT_LIMITS, LimitExceeded, type ParseLimits } from "./limits.js";
 import { oneLine } from "./normalise.js";
 
 /*
@@ -31,12 +32,35 @@ const BLOCKS = new Set([
 ]);
 const HEADING = /^h([1-6])$/;
 
-export function parseHtml(html: string): ParsedText {
+export function parseHtml(html: string, limits: ParseLimits = DEFAULT_LIMITS): ParsedText {
+  // Uploads are already within MAX_DOCUMENT_BYTES; this bounds the HTML a .docx turns into.
+  if (html.length > limits.maxExpandedBytes) throw new LimitExceeded(`its HTML (${html.length} characters)`, limits, "maxExpandedBytes", "bytes");
+  checkDepth(html, limits);
   const doc = parseDocument(html);
-  const writer = new BlockWriter();
+  const writer = new BlockWriter(limits);
   for (const root of contentRoots(doc.children)) writer.walk(root);
   writer.flush();
   return assemble(writer.blocks, pageTitle(doc.children));
+}
+
+/**
+ * Refuses HTML nested deeper than the limit before a DOM is built. The walk below and domutils recurse
+ * once per level, so a bounded depth is what keeps them off the end of the stack (and hasAncestor, which
+ * is linear in depth, from going quadratic). htmlparser2's tokenizer keeps its own open-element stack, so
+ * this pass has no recursion; the limit stops it at the first element too deep.
+ */
+function checkDepth(html: string, limits: ParseLimits): void {
+  let depth = 0;
+  const parser = new Parser({
+    onopentag() {
+      if (++depth > limits.maxHtmlDepth) throw new LimitExceeded("its HTML nesting depth", limits, "maxHtmlDepth", "levels");
+    },
+    onclosetag() {
+      depth--;
+    },
+  });
+  parser.write(html);
+  parser.end();
 }
 
 function isDropped(el: DomElement): boolean {
@@ -89,6 +113,9 @@ class BlockWriter {
   private pre = 0;
   private cell = 0;
   private readonly lists: { ordered: boolean; next: number }[] = [];
+  private textChars = 0;
+
+  constructor(private readonly limits: ParseLimits) {}
 
   walk(node: DomNode): void {
     if (isText(node)) {
@@ -105,7 +132,7 @@ class BlockWriter {
     const heading = HEADING.exec(el.name);
     if (heading) {
       this.flush();
-      this.blocks.push({ kind: "heading", level: Number(heading[1]), text: innerText(el) });
+      this.push({ kind: "heading", level: Number(heading[1]), text: innerText(el) });
       this.lastWasItem = false;
       return;
     }
@@ -169,10 +196,16 @@ class BlockWriter {
     // A list marker waits for its item's text, which may come inside a nested <p>.
     if (this.bufferIsItem && /^(-|\d+\.)$/.test(text.trim())) return;
     if (text.trim() !== "") {
-      this.blocks.push({ kind: "paragraph", text, tight: this.bufferIsItem && this.lastWasItem });
+      this.push({ kind: "paragraph", text, tight: this.bufferIsItem && this.lastWasItem });
       this.lastWasItem = this.bufferIsItem;
     }
     this.clear();
+  }
+
+  private push(block: Block): void {
+    this.textChars += block.text.length;
+    if (this.textChars > this.limits.maxTextChars) throw new LimitExceeded("its text", this.limits, "maxTextChars", "characters");
+    this.blocks.push(block);
   }
 
   private clear(): void {

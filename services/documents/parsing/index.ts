@@ -2,28 +2,37 @@ import { InvalidArgumentError } from "#mesh/errors.js";
 import type { ParsedText } from "./blocks.js";
 import { parseDocx } from "./docx.js";
 import { parseHtml } from "./html.js";
+import { DEFAULT_LIMITS, LimitExceeded, type ParseLimits } from "./limits.js";
 import { parseMarkdown } from "./markdown.js";
 import { parsePdf } from "./pdf.js";
 import { parsePlainText } from "./text.js";
 import { UnreadableDocument } from "./unreadable.js";
 
 export type { Heading, ParsedText } from "./blocks.js";
+export { DEFAULT_LIMITS, LIMIT_ENV, type ParseLimits } from "./limits.js";
 
 export const DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 interface Format {
   /** Binary formats need the raw bytes (`content`); text formats take either. */
   binary: boolean;
-  parse(body: string | Buffer, signal?: AbortSignal): ParsedText | Promise<ParsedText>;
+  /** Cheap and linear in the input: parsed in the calling thread, not in a parse worker. */
+  inline?: boolean;
+  parse(body: string | Buffer, limits: ParseLimits, signal?: AbortSignal): ParsedText | Promise<ParsedText>;
 }
 
 const FORMATS: Record<string, Format> = {
-  "text/plain": { binary: false, parse: (body) => parsePlainText(body as string) },
+  "text/plain": { binary: false, inline: true, parse: (body) => parsePlainText(body as string) },
   "text/markdown": { binary: false, parse: (body) => parseMarkdown(body as string) },
-  "text/html": { binary: false, parse: (body) => parseHtml(body as string) },
-  "application/pdf": { binary: true, parse: (body, signal) => parsePdf(body as Buffer, signal) },
-  [DOCX_TYPE]: { binary: true, parse: (body) => parseDocx(body as Buffer) },
+  "text/html": { binary: false, parse: (body, limits) => parseHtml(body as string, limits) },
+  "application/pdf": { binary: true, parse: (body, limits, signal) => parsePdf(body as Buffer, signal, limits) },
+  [DOCX_TYPE]: { binary: true, parse: (body, limits) => parseDocx(body as Buffer, limits) },
 };
+
+/** True for formats cheap enough to parse without isolation (plain text: a few linear regex passes). */
+export function parsesInline(contentType: string): boolean {
+  return Object.hasOwn(FORMATS, contentType) && FORMATS[contentType]!.inline === true;
+}
 
 export const SUPPORTED_TYPES: readonly string[] = Object.keys(FORMATS);
 
@@ -40,19 +49,23 @@ export function requireSupported(contentType: string, filename: string): string 
  * headings. Anything that cannot be read is INVALID_ARGUMENT on the body's field, naming the file and the
  * reason; nothing else escapes as a parse failure.
  */
-export async function parse(body: string | Buffer, contentType: string, filename: string, signal?: AbortSignal): Promise<ParsedText> {
+export async function parse(body: string | Buffer, contentType: string, filename: string, signal?: AbortSignal, limits: ParseLimits = DEFAULT_LIMITS): Promise<ParsedText> {
   const field = typeof body === "string" ? "text" : "content";
   const name = filename || "the upload";
   const format = FORMATS[requireSupported(contentType, filename)]!;
   if (format.binary && typeof body === "string") {
     throw new InvalidArgumentError("text", `${name}: ${contentType} is a binary format; send the file's bytes in content, not text`);
   }
+  let parsed: ParsedText;
   try {
-    return await format.parse(format.binary ? body : decodeText(body, contentType, name), signal);
+    parsed = await format.parse(format.binary ? body : decodeText(body, contentType, name), limits, signal);
+    if (parsed.text.length > limits.maxTextChars) throw new LimitExceeded(`its text (${parsed.text.length} characters)`, limits, "maxTextChars", "characters");
   } catch (err) {
+    if (err instanceof LimitExceeded) throw new InvalidArgumentError(field, `${name}: ${err.problem}`);
     if (err instanceof UnreadableDocument) throw new InvalidArgumentError(field, `${name} ${err.problem}`);
     throw err;
   }
+  return parsed;
 }
 
 /** Text formats arrive as bytes too: UTF-8, or for HTML the charset its <meta> declares. */

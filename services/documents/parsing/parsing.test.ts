@@ -171,21 +171,22 @@ describe("parsing", () => {
 
   test("corrupt, encrypted or empty files: INVALID_ARGUMENT on the body field, naming the file and the reason", async () => {
     const pdf = await makePdf([{ heading: "Secret", paragraphs: ["Eyes only."] }]);
-    const cases: [Promise<unknown>, string, RegExp][] = [
-      [parse(Buffer.from("%PDF-1.7\nnot really"), "application/pdf", "q3-report.pdf"), "content", /^content: q3-report\.pdf is not a valid PDF \(.+\)$/],
-      [parse(pdf.subarray(0, pdf.length - 300), "application/pdf", "cut.pdf"), "content", /^content: cut\.pdf /],
-      [parse(await makePdf([{ heading: "Secret", paragraphs: ["x"] }], { userPassword: "pw" }), "application/pdf", "locked.pdf"), "content", /locked\.pdf is password-protected/],
-      [parse(await makePdf([]), "application/pdf", "scan.pdf"), "content", /scan\.pdf contains no extractable text \(a scanned PDF needs OCR first\)/],
-      [parse(Buffer.from("PK\u0003\u0004garbage"), DOCX_TYPE, "memo.docx"), "content", /^content: memo\.docx is not a readable \.docx file \(.+\)$/],
-      [parse(Buffer.from("just text"), DOCX_TYPE, "notes.docx"), "content", /notes\.docx is not a readable \.docx file \(not a zip archive\)/],
-      [parse(Buffer.from([0xc3, 0x28]), "text/plain", "bad.txt"), "content", /bad\.txt is not valid UTF-8 text/],
-      [parse("a\u0000b", "text/plain", "bin.txt"), "text", /bin\.txt contains NUL bytes/],
-      [parse("body", "application/zip", "x.zip"), "content_type", /application\/zip \(x\.zip\) is not supported; supported: text\/plain, text\/markdown, text\/html, application\/pdf/],
-      [parse("%PDF", "application/pdf", "y.pdf"), "text", /y\.pdf: application\/pdf is a binary format/],
-      [parse("x", "constructor", "proto.txt"), "content_type", /constructor \(proto\.txt\) is not supported/],
+    // Thunks: a refusal made before its turn to be awaited would count as an unhandled rejection.
+    const cases: [() => Promise<unknown>, string, RegExp][] = [
+      [() => parse(Buffer.from("%PDF-1.7\nnot really"), "application/pdf", "q3-report.pdf"), "content", /^content: q3-report\.pdf is not a valid PDF \(.+\)$/],
+      [() => parse(pdf.subarray(0, pdf.length - 300), "application/pdf", "cut.pdf"), "content", /^content: cut\.pdf /],
+      [async () => parse(await makePdf([{ heading: "Secret", paragraphs: ["x"] }], { userPassword: "pw" }), "application/pdf", "locked.pdf"), "content", /locked\.pdf is password-protected/],
+      [async () => parse(await makePdf([]), "application/pdf", "scan.pdf"), "content", /scan\.pdf contains no extractable text \(a scanned PDF needs OCR first\)/],
+      [() => parse(Buffer.from("PK\u0003\u0004garbage"), DOCX_TYPE, "memo.docx"), "content", /^content: memo\.docx is not a readable \.docx file \(.+\)$/],
+      [() => parse(Buffer.from("just text"), DOCX_TYPE, "notes.docx"), "content", /notes\.docx is not a readable \.docx file \(not a zip archive\)/],
+      [() => parse(Buffer.from([0xc3, 0x28]), "text/plain", "bad.txt"), "content", /bad\.txt is not valid UTF-8 text/],
+      [() => parse("a\u0000b", "text/plain", "bin.txt"), "text", /bin\.txt contains NUL bytes/],
+      [() => parse("body", "application/zip", "x.zip"), "content_type", /application\/zip \(x\.zip\) is not supported; supported: text\/plain, text\/markdown, text\/html, application\/pdf/],
+      [() => parse("%PDF", "application/pdf", "y.pdf"), "text", /y\.pdf: application\/pdf is a binary format/],
+      [() => parse("x", "constructor", "proto.txt"), "content_type", /constructor \(proto\.txt\) is not supported/],
     ];
     for (const [attempt, field, message] of cases) {
-      const err = await refusal(attempt);
+      const err = await refusal(attempt());
       assert.equal(err.field, field);
       assert.match(err.message, message);
     }

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { TextItem, TextMarkedContent } from "pdfjs-dist/types/src/display/api.js";
 import { log } from "#mesh/logger.js";
 import { assemble, type Block, type ParsedText } from "./blocks.js";
+import { DEFAULT_LIMITS, LimitExceeded, type ParseLimits } from "./limits.js";
 import { UnreadableDocument } from "./unreadable.js";
 
 /*
@@ -44,7 +45,7 @@ interface Paragraph {
   size: number;
 }
 
-export async function parsePdf(content: Buffer, signal?: AbortSignal): Promise<ParsedText> {
+export async function parsePdf(content: Buffer, signal?: AbortSignal, limits: ParseLimits = DEFAULT_LIMITS): Promise<ParsedText> {
   const { getDocument, VerbosityLevel } = await loadPdfJs();
   const task = getDocument({
     data: new Uint8Array(content), // a copy: pdf.js may detach the buffer it is given
@@ -59,12 +60,18 @@ export async function parsePdf(content: Buffer, signal?: AbortSignal): Promise<P
   signal?.addEventListener("abort", abort, { once: true });
   try {
     const pdf = await task.promise;
+    // The page count is in the document's catalogue: refused before a single page is read.
+    if (pdf.numPages > limits.maxPdfPages) throw new LimitExceeded(`its page count (${pdf.numPages})`, limits, "maxPdfPages", "pages");
     const pages: Paragraph[][] = [];
+    let chars = 0;
     for (let n = 1; n <= pdf.numPages; n++) {
       signal?.throwIfAborted();
       const page = await pdf.getPage(n);
       const content = await page.getTextContent();
-      pages.push(paragraphs(lines(content.items)));
+      const found = paragraphs(lines(content.items));
+      for (const p of found) chars += p.text.length;
+      if (chars > limits.maxTextChars) throw new LimitExceeded(`its text (more than ${chars} characters by page ${n})`, limits, "maxTextChars", "characters");
+      pages.push(found);
       page.cleanup();
     }
     const info = (await pdf.getMetadata().catch(() => undefined))?.info as { Title?: unknown } | undefined;
