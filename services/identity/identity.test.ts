@@ -324,6 +324,28 @@ describe("identity", () => {
     assert.equal(refused.code, status.PERMISSION_DENIED);
   });
 
+  test("WatchRevocations: a revocation made on one identity replica reaches a watcher of another (both on one database)", async () => {
+    const replica = await startServiceProcess("identity", { DATABASE_URL: dbUrl, IDENTITY_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY });
+    const other = connect(IdentityServiceClient, "identity", { target: replica.address });
+    const stop = new AbortController();
+    try {
+      const t = await newTenant("replicated");
+      const key = await t.admin.createApiKey({ name: "elsewhere", role: Role.ROLE_READER, userId: "" });
+      const stream = other.watchRevocations({}, { signal: stop.signal, deadlineMs: 60_000 })[Symbol.asyncIterator]();
+      await stream.next(); // the recent list: the watch is open
+      await t.admin.revokeApiKey({ apiKeyId: key.apiKey!.apiKeyId }); // on the first replica
+      for (;;) {
+        const next = await stream.next();
+        assert.equal(next.done, false);
+        if (next.value!.revoked.some((r: { apiKeyId: string }) => r.apiKeyId === key.apiKey!.apiKeyId)) break;
+      }
+    } finally {
+      stop.abort();
+      other.close();
+      assert.equal(await replica.stop(), 0);
+    }
+  });
+
   test("bad input is named", async () => {
     const t = await newTenant("inputs");
     expectInvalid(await rejection((await operator()).createTenant({ tenantId: "9bad", displayName: "x", adminEmail: "a@b.cd" })), "tenant_id", /valid tenant id/);

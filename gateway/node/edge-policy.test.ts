@@ -1,0 +1,88 @@
+import "#testing/auth.js";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { IncomingMessage } from "node:http";
+import { status } from "@grpc/grpc-js";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { setKeySource } from "#mesh/auth/index.js";
+import { revokedKeys } from "#mesh/auth/revocations.js";
+import { serviceToken } from "#mesh/auth/service-token.js";
+import { USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER } from "#mesh/auth/verifier.js";
+import { EdgeAuth } from "./edge-policy.js";
+import { HttpError } from "./errors.js";
+import { memoryRateLimiter, parseRateLimitConfig } from "./ratelimit/index.js";
+import type { RouteInfo } from "./router.js";
+
+const { publicKey, privateKey } = await generateKeyPair("ES256");
+const jwk = { ...(await exportJWK(publicKey)), kid: "edge-test", alg: "ES256", use: "sig" };
+setKeySource(async () => [jwk]);
+
+const LIST_DOCUMENTS: RouteInfo = { service: "rag.v1.DocumentsService", method: "ListDocuments", rpcPath: "/rag.v1.DocumentsService/ListDocuments", verb: "GET", template: "/v1/documents", serverStreaming: false };
+
+function accessToken(akid: string): Promise<string> {
+  return new SignJWT({ tid: "t1", roles: ["READER"], akid })
+    .setProtectedHeader({ alg: "ES256", kid: "edge-test" })
+    .setIssuer(USER_TOKEN_ISSUER)
+    .setAudience(USER_TOKEN_AUDIENCE)
+    .setSubject("u1")
+    .setIssuedAt()
+    .setExpirationTime("10m")
+    .sign(privateKey);
+}
+
+const requestWith = (headers: Record<string, string>) => ({ headers, socket: { remoteAddress: "127.0.0.1" } }) as unknown as IncomingMessage;
+
+/** An identity that exchanges any key for a token of key id `akid-<key>`, counting the exchanges. */
+function fakeIdentity() {
+  const calls: string[] = [];
+  return {
+    calls,
+    identity: {
+      issueToken: async ({ apiKey }: { apiKey: string }) => {
+        calls.push(apiKey);
+        return { accessToken: await accessToken(`akid-${apiKey}`), tokenType: "Bearer", expiresIn: 900, expireTime: undefined };
+      },
+    },
+  };
+}
+
+const limiter = () => memoryRateLimiter(parseRateLimitConfig(undefined));
+
+test("edge auth: an internal service token is refused with 401, even a valid one", async () => {
+  const auth = new EdgeAuth(fakeIdentity().identity as never, limiter());
+  const token = await serviceToken({ service: "query", tenantId: "t1", userId: undefined });
+  await assert.rejects(auth.admit(requestWith({ authorization: `Bearer ${token}` }), LIST_DOCUMENTS), (err: unknown) => {
+    assert.ok(err instanceof HttpError);
+    assert.equal(err.status, 401);
+    assert.equal(err.grpcCode, status.UNAUTHENTICATED);
+    assert.match(err.message, /internal service tokens are not accepted here/);
+    return true;
+  });
+  const admitted = await auth.admit(requestWith({ authorization: `Bearer ${await accessToken("k-ok")}` }), LIST_DOCUMENTS);
+  assert.match(admitted.metadata.authorization!, /^Bearer /);
+});
+
+test("edge auth: exchanges are reused only while the revocation watch is live; a revoked key is refused at once", async () => {
+  let live = true;
+  const { identity, calls } = fakeIdentity();
+  const auth = new EdgeAuth(identity as never, limiter(), { reuseExchanges: () => live });
+  const key = "rag_00000000000a_secret";
+  await auth.admit(requestWith({ "x-api-key": key }), LIST_DOCUMENTS);
+  await auth.admit(requestWith({ "x-api-key": key }), LIST_DOCUMENTS);
+  assert.equal(calls.length, 1, "reused while live");
+  live = false;
+  await auth.admit(requestWith({ "x-api-key": key }), LIST_DOCUMENTS);
+  assert.equal(calls.length, 2, "checked with identity again while the watch is down");
+  live = true;
+
+  revokedKeys.add(`akid-${key}`, new Date());
+  await assert.rejects(auth.admit(requestWith({ "x-api-key": key }), LIST_DOCUMENTS), (err: unknown) => err instanceof HttpError && err.status === 401 && /revoked API key/.test(err.message));
+});
+
+test("edge auth: /readyz detail is for callers with a valid credential only", async () => {
+  const auth = new EdgeAuth(fakeIdentity().identity as never, limiter());
+  assert.equal(await auth.mayReadReadiness(requestWith({})), false);
+  assert.equal(await auth.mayReadReadiness(requestWith({ authorization: "Bearer not-a-jwt" })), false);
+  assert.equal(await auth.mayReadReadiness(requestWith({ authorization: `Bearer ${await serviceToken({ service: "query", tenantId: "t1", userId: undefined })}` })), false);
+  assert.equal(await auth.mayReadReadiness(requestWith({ authorization: `Bearer ${await accessToken("k-ready")}` })), true);
+});
