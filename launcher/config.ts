@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { isServiceName, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
+import { DEFAULT_RESTART_POLICY } from "./restart-policy.js";
 
 export interface LauncherConfig {
   /** Repository root: services are started as services/<name>/main.ts from here. */
@@ -23,6 +24,12 @@ export interface LauncherConfig {
   startTimeoutMs: number;
   /** RAG_GATEWAY_PORT: where the REST gateway listens (default 8080); "off" starts none. */
   gatewayPort: number | false;
+  /**
+   * Restarts of a process that ends while the stack is up. RAG_RESTART=off turns them off (the old
+   * behaviour: report and carry on without it); RAG_RESTART_DELAY_MS / RAG_RESTART_MAX_DELAY_MS set the
+   * first and the largest backoff delay (default 500 ms doubling to 30 s).
+   */
+  restart: { initialDelayMs?: number; maxDelayMs?: number } | false;
 }
 
 export class ConfigError extends Error {
@@ -53,7 +60,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, rootDir: string): LauncherCon
     services,
     startTimeoutMs: integer(env, "RAG_START_TIMEOUT_MS", 1000, 3_600_000) ?? DEFAULT_START_TIMEOUT_MS,
     gatewayPort: value(env, "RAG_GATEWAY_PORT") === "off" ? false : (integer(env, "RAG_GATEWAY_PORT", 1, 65535) ?? DEFAULT_GATEWAY_PORT),
+    restart: restartSettings(env),
   };
+}
+
+function restartSettings(env: NodeJS.ProcessEnv): LauncherConfig["restart"] {
+  const mode = value(env, "RAG_RESTART");
+  if (mode !== undefined && mode !== "on" && mode !== "off") throw new ConfigError("RAG_RESTART", `expected "on" or "off", got "${mode}"`);
+  if (mode === "off") return false;
+  const initialDelayMs = integer(env, "RAG_RESTART_DELAY_MS", 0, 3_600_000);
+  const maxDelayMs = integer(env, "RAG_RESTART_MAX_DELAY_MS", 0, 3_600_000);
+  const initial = initialDelayMs ?? DEFAULT_RESTART_POLICY.initialDelayMs;
+  const max = maxDelayMs ?? Math.max(DEFAULT_RESTART_POLICY.maxDelayMs, initial);
+  if (max < initial) throw new ConfigError("RAG_RESTART_MAX_DELAY_MS", `must be at least RAG_RESTART_DELAY_MS (${initial})`);
+  return { initialDelayMs: initial, maxDelayMs: max };
 }
 
 // An empty variable counts as unset: `RAG_PG_PORT= make run` should mean "the default".

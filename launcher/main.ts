@@ -4,6 +4,8 @@
  *   node --import tsx launcher/main.ts
  *
  * Ctrl-C (or SIGTERM) stops the services, then Postgres, and exits 0; a second Ctrl-C forces (exit 130).
+ * A service, the gateway or Postgres that ends on its own while the stack is up is restarted with backoff
+ * (supervisor.ts, restart-policy.ts); the reason is logged and the table is printed again once it is back.
  * Settings come from the environment: see config.ts.
  */
 import path from "node:path";
@@ -35,7 +37,12 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   const log = createPrefixedLog({ sources: logSources(config.services), colour: wantsColour() });
   const say = (text: string) => log.line("launcher", text);
-  const stack = new LocalStack({ ...config, log });
+  let ready = false;
+  // Once the first table is out, it is printed again whenever things settle after a change (a crashed
+  // process is back, or given up on), so the last table on screen tells what runs and how often it was
+  // restarted. Not while a restart is under way (one table per recovery), not while stopping.
+  const settled = () => stack.status().every((s) => s.state === "running" || s.state === "given-up");
+  const stack: LocalStack = new LocalStack({ ...config, log, onStatusChange: () => ready && settled() && printTable(stack) });
 
   let signals = 0;
   let firstSignalAt = 0;
@@ -46,6 +53,7 @@ async function main(): Promise<void> {
     if (signals === 0) firstSignalAt = performance.now();
     signals += 1;
     if (signals === 1) {
+      ready = false;
       say(`${signal}: stopping the stack, services first (press Ctrl-C again to force)`);
       void stack.stop().then(
         () => {
@@ -73,15 +81,29 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const rows = stack.endpoints.map((e) => [e.name, e.grpcAddress, e.adminUrl, "SERVING"]);
-  if (stack.gatewayUrl) rows.push(["gateway (REST)", stack.gatewayUrl, `${stack.gatewayUrl}/docs`, "UP"]);
-  process.stdout.write(`\n${renderTable(["service", "gRPC address", "admin", "status"], rows)}\n\n`);
+  ready = true;
+  printTable(stack);
   if (stack.postgres) {
     const dbs = stack.endpoints.filter((e) => stack.databaseUrls[e.name]).map((e) => new URL(stack.databaseUrls[e.name]!).pathname.slice(1));
     say(`postgres ${shownUrl(stack.postgres.url, Boolean(config.databaseUrl))} databases: ${dbs.join(", ")}`);
   }
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
   say(`${READY_MARKER}: ${stack.endpoints.length} services SERVING in ${seconds}s (Ctrl-C to stop)`);
+}
+
+const STATE_WORDS = { starting: "STARTING", running: "SERVING", backoff: "RESTARTING", "given-up": "DOWN", stopped: "STOPPED" } as const;
+
+function printTable(stack: LocalStack): void {
+  const status = new Map(stack.status().map((s) => [s.name, s]));
+  const cells = (name: string, upWord: string) => {
+    const s = status.get(name);
+    const state = s ? (s.state === "running" ? upWord : STATE_WORDS[s.state]) : "?";
+    return [state, String(s?.restarts ?? 0), String(s?.pid ?? "")];
+  };
+  const rows = stack.endpoints.map((e) => [e.name, e.grpcAddress, e.adminUrl, ...cells(e.name, "SERVING")]);
+  if (stack.gatewayUrl) rows.push(["gateway (REST)", stack.gatewayUrl, `${stack.gatewayUrl}/docs`, ...cells("gateway", "UP")]);
+  if (status.has("postgres") && stack.postgres) rows.push(["postgres", `${new URL(stack.postgres.url).host}`, "", ...cells("postgres", "UP")]);
+  process.stdout.write(`\n${renderTable(["service", "gRPC address", "admin", "status", "restarts", "pid"], rows)}\n\n`);
 }
 
 // The embedded server's password is a fixed local default, useful for psql; an external one is a secret.

@@ -4,6 +4,7 @@
  * the database last. main.ts wraps it in a CLI; tests may use startStack() directly.
  */
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { SERVICE_NAMES, serviceNodeArgs, type ServiceName } from "#mesh/catalogue.js";
@@ -15,7 +16,8 @@ import { createPrefixedLog, wantsColour, type PrefixedLog } from "./log-prefix.j
 import { OrphanGuard } from "./orphan-guard.js";
 import { assertPortsFree, LOOPBACK, type PortClaim } from "./ports.js";
 import { startPostgres, type PostgresServer } from "./postgres.js";
-import { describeExit, SupervisedProcess, type ChildExit } from "./supervisor.js";
+import { formatDuration, RestartPolicy, type RestartPolicyOptions } from "./restart-policy.js";
+import { describeExit, KeptProcess, type ChildExit, type ChildSpec, type KeptState } from "./supervisor.js";
 
 export interface StackOptions {
   rootDir: string;
@@ -35,8 +37,23 @@ export interface StackOptions {
   log?: PrefixedLog;
   /** The REST gateway's port (gateway/node, started once every service is SERVING); false: no gateway. */
   gatewayPort?: number | false;
-  /** A service or Postgres ended while the stack was up. The rest keep running. */
+  /** A service or Postgres ended while the stack was up. The rest keep running, and it is restarted. */
   onUnexpectedExit?: (name: string, exit: ChildExit) => void;
+  /**
+   * Restarts of a process that ends while the stack is up (services, the gateway, embedded Postgres):
+   * backoff numbers (default restart-policy.ts: 0.5 s doubling to 30 s), or false for none (report only).
+   */
+  restart?: Partial<RestartPolicyOptions> | false;
+  /** A process changed state (crashed, restarting, back) or its restart count changed: reprint a table. */
+  onStatusChange?: () => void;
+}
+
+/** One line of the status table. */
+export interface ProcessStatus {
+  name: string;
+  pid?: number;
+  state: KeptState;
+  restarts: number;
 }
 
 export interface StackInfo {
@@ -66,8 +83,14 @@ export class LocalStack implements StackInfo {
   private readonly log: PrefixedLog;
   private readonly abort = new AbortController();
   private guard: OrphanGuard | undefined;
-  private readonly children: SupervisedProcess[] = [];
+  private readonly children: KeptProcess[] = [];
   private server: PostgresServer | undefined;
+  private postgresState: KeptState = "starting";
+  private postgresRestarts = 0;
+  /** A Postgres restart in progress; stop() waits for it, then stops what it started. */
+  private postgresRestart: Promise<void> | undefined;
+  private postgresPolicy: RestartPolicy | undefined;
+  private postgresStartedAt = 0;
   private up = false;
   private bringingUp: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -82,7 +105,11 @@ export class LocalStack implements StackInfo {
     this.bringingUp = this.bringUp();
     try {
       await this.bringingUp;
+      // A process that died in the last moments of start-up aborted it after bringUp had finished.
+      this.checkNotAborted();
       this.up = true;
+      for (const child of this.children) child.markRunning();
+      if (this.server) this.postgresState = "running";
       return this;
     } catch (err) {
       await this.stop();
@@ -99,11 +126,11 @@ export class LocalStack implements StackInfo {
       const timeout = this.options.stopTimeoutMs ?? 20_000;
       await Promise.all(
         this.children.map(async (child) => {
-          const wasRunning = child.running;
-          const exit = await child.stop(timeout);
+          const { exit, wasRunning } = await child.stop(timeout);
           if (wasRunning) this.say(`${child.name} stopped (${describeExit(exit)})`);
         }),
       );
+      await this.postgresRestart;
       if (this.server) {
         await this.server.stop();
         this.say("postgres stopped");
@@ -115,9 +142,10 @@ export class LocalStack implements StackInfo {
   /** Forced stop for a second Ctrl-C: SIGKILL the services, immediate shutdown for Postgres. */
   async kill(): Promise<void> {
     this.abort.abort(new StartupError("start-up interrupted: the stack was killed"));
-    for (const child of this.children) child.signal("SIGKILL");
+    const killed = this.children.map((c) => c.kill());
     this.server?.kill();
-    const all = Promise.all([...this.children.map((c) => c.exited), this.server?.exited]);
+    // A Postgres restart in flight sees the abort and shuts down what it started.
+    const all = Promise.all([...killed, this.server?.exited, this.postgresRestart]);
     await Promise.race([all, new Promise((r) => setTimeout(r, 5_000).unref())]);
     await this.guard?.disarm();
   }
@@ -179,15 +207,12 @@ export class LocalStack implements StackInfo {
       // Only services that keep state see a database; the others must not inherit one by accident.
       if (this.databaseUrls[e.name]) childEnv.DATABASE_URL = this.databaseUrls[e.name];
       else delete childEnv.DATABASE_URL;
-      const child = new SupervisedProcess(
+      const child = this.keep(
         { name: e.name, command: process.execPath, args: serviceNodeArgs(e.name), cwd: o.rootDir, env: childEnv },
-        (line) => this.log.line(e.name, line),
-        this.guard,
+        "SERVING",
+        (signal) => waitUntilServing(e.grpcAddress, e.grpcService, { signal }),
       );
-      this.children.push(child);
-      if (child.pid) this.pids[e.name] = child.pid;
       this.say(`started ${e.name} (pid ${child.pid ?? "?"}) on ${e.grpcAddress}, admin ${e.adminPort}`);
-      void child.exited.then((exit) => this.onChildExit(child, exit));
     }
     await this.waitAllServing();
     if (o.gatewayPort) await this.startGateway(o.gatewayPort, { ...env, RAG_ENDPOINTS: discovery, RAG_INTERNAL_SECRET: internalSecret });
@@ -198,7 +223,8 @@ export class LocalStack implements StackInfo {
     const o = this.options;
     const gatewayEnv: NodeJS.ProcessEnv = { ...env, GATEWAY_HOST: LOOPBACK, GATEWAY_PORT: String(port), RAG_EXIT_WITH_STDIN: "1" };
     delete gatewayEnv.DATABASE_URL;
-    const child = new SupervisedProcess(
+    const url = `http://${LOOPBACK}:${port}`;
+    const child = this.keep(
       {
         name: "gateway",
         command: process.execPath,
@@ -206,20 +232,15 @@ export class LocalStack implements StackInfo {
         cwd: o.rootDir,
         env: gatewayEnv,
       },
-      (line) => this.log.line("gateway", line),
-      this.guard!,
+      "up",
+      (signal) => waitUntilAnswering(`${url}/healthz`, signal),
     );
-    this.children.push(child);
-    if (child.pid) this.pids.gateway = child.pid;
-    void child.exited.then((exit) => this.onChildExit(child, exit));
-    const url = `http://${LOOPBACK}:${port}`;
-    const deadline = Date.now() + (o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
-    for (;;) {
+    const timeoutMs = o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    try {
+      await waitUntilAnswering(`${url}/healthz`, AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]));
+    } catch {
       this.checkNotAborted();
-      const ok = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new StartupError(`the gateway did not answer ${url}/healthz in time${lastLinesOf(child)}`);
-      await new Promise((r) => setTimeout(r, 100));
+      throw new StartupError(`the gateway did not answer ${url}/healthz within ${timeoutMs} ms${lastLinesOf(child)}`);
     }
     this.gatewayUrl = url;
     this.say(`gateway is up on ${url}`);
@@ -233,24 +254,12 @@ export class LocalStack implements StackInfo {
       this.say(`using external Postgres ${redact(serverUrl)}`);
       this.postgres = { url: serverUrl, port: Number(new URL(serverUrl).port || 5432) };
     } else {
-      const server = await startPostgres({
-        dataDir: path.join(o.dataDir, "postgres"),
-        port: pgPort,
-        onLog: (line) => this.log.line("postgres", line),
-        signal: this.abort.signal,
-      }).catch((err: Error) => {
+      const server = await this.launchPostgres(pgPort).catch((err: Error) => {
         throw new StartupError(`postgres: ${err.message}`);
       });
-      this.server = server;
-      this.pids.postgres = server.pid;
       serverUrl = server.url();
       this.postgres = { url: serverUrl, port: pgPort, pid: server.pid, initialised: server.initialised };
       this.say(`postgres ready on ${LOOPBACK}:${pgPort} (pid ${server.pid}, ${server.initialised ? "new cluster" : "existing data"})`);
-      void server.exited.then((exit) => {
-        if (this.stopping) return;
-        if (this.up) this.reportUnexpected("postgres", exit);
-        else this.abort.abort(new StartupError(`postgres exited during start-up (${describeExit(exit)})`));
-      });
     }
     await Promise.all(
       this.endpoints
@@ -288,19 +297,127 @@ export class LocalStack implements StackInfo {
     );
   }
 
-  private onChildExit(child: SupervisedProcess, exit: ChildExit): void {
-    if (this.stopping) return;
-    if (this.up) {
-      this.reportUnexpected(child.name, exit);
-      return;
-    }
-    // During start-up one dead service fails the whole start: stop everything, say why.
-    this.abort.abort(new StartupError(`${child.name} exited during start-up (${describeExit(exit)})${lastLinesOf(child)}`));
+  /** Starts one process of the stack under supervision: restarted (once the stack is up) when it ends on its own. */
+  private keep(spec: ChildSpec, readyWord: string, ready: (signal: AbortSignal) => Promise<void>): KeptProcess {
+    const restart = this.options.restart;
+    const child: KeptProcess = new KeptProcess({
+      spec,
+      onLine: (line) => this.log.line(spec.name, line),
+      guard: this.guard,
+      say: (text) => this.say(text),
+      ...(restart !== false ? { policy: new RestartPolicy(restart) } : {}),
+      ready,
+      readyWord,
+      readyTimeoutMs: this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+      onStart: (proc) => {
+        if (proc.pid) this.pids[spec.name] = proc.pid;
+      },
+      onExit: (exit) => this.onChildExit(child, exit),
+      onChange: () => this.options.onStatusChange?.(),
+    });
+    this.children.push(child);
+    return child;
   }
 
-  private reportUnexpected(name: string, exit: ChildExit): void {
-    this.say(`${name} exited unexpectedly (${describeExit(exit)}); the other services keep running`);
-    this.options.onUnexpectedExit?.(name, exit);
+  /** Whether the supervisor should restart it (the stack is up) or not (stopping, starting, no restarts). */
+  private onChildExit(child: KeptProcess, exit: ChildExit): boolean {
+    if (this.stopping) return false;
+    if (!this.up) {
+      // During start-up one dead service fails the whole start: stop everything, say why.
+      this.abort.abort(new StartupError(`${child.name} exited during start-up (${describeExit(exit)})${lastLinesOf(child)}`));
+      return false;
+    }
+    this.options.onUnexpectedExit?.(child.name, exit);
+    if (this.options.restart === false) {
+      this.say(`${child.name} exited unexpectedly (${describeExit(exit)}); restarts are off, the other services keep running`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Every supervised process and where it stands, services in catalogue order, then the gateway, then Postgres. */
+  status(): ProcessStatus[] {
+    const rows: ProcessStatus[] = this.children.map((c) => ({ name: c.name, pid: c.pid, state: c.status, restarts: c.restarts }));
+    if (this.server) rows.push({ name: "postgres", pid: this.server.pid, state: this.postgresState, restarts: this.postgresRestarts });
+    return rows;
+  }
+
+  /** The embedded postmaster, watched: once the stack is up, a postmaster that dies is started again. */
+  private async launchPostgres(port: number): Promise<PostgresServer> {
+    const server = await startPostgres({
+      dataDir: path.join(this.options.dataDir, "postgres"),
+      port,
+      onLog: (line) => this.log.line("postgres", line),
+      signal: this.abort.signal,
+    });
+    this.server = server;
+    this.postgresStartedAt = performance.now();
+    this.pids.postgres = server.pid;
+    if (this.postgres) this.postgres.pid = server.pid;
+    void server.exited.then((exit) => this.onPostgresExit(server, exit));
+    return server;
+  }
+
+  private onPostgresExit(server: PostgresServer, exit: ChildExit): void {
+    if (this.stopping || server !== this.server) return;
+    if (!this.up) {
+      this.abort.abort(new StartupError(`postgres exited during start-up (${describeExit(exit)})`));
+      return;
+    }
+    this.options.onUnexpectedExit?.("postgres", exit);
+    const restart = this.options.restart;
+    if (restart === false) {
+      this.say(`postgres exited unexpectedly (${describeExit(exit)}); restarts are off: services that keep state fail until the stack is restarted`);
+      this.postgresState = "given-up";
+      this.options.onStatusChange?.();
+      return;
+    }
+    this.postgresPolicy ??= new RestartPolicy(restart);
+    this.postgresRestart = this.restartPostgres(server, exit, this.postgresPolicy).finally(() => (this.postgresRestart = undefined));
+  }
+
+  /**
+   * Until it is back, services that keep state fail their calls and report NOT_SERVING (their own store is
+   * gone); their pools reconnect by themselves afterwards. Crash recovery of the data is Postgres's own.
+   */
+  private async restartPostgres(dead: PostgresServer, exit: ChildExit, policy: RestartPolicy): Promise<void> {
+    const port = dead.port;
+    this.say(`postgres (pid ${dead.pid}) exited unexpectedly: ${describeExit(exit)}; services that keep state fail until it is back`);
+    let uptime = performance.now() - this.postgresStartedAt;
+    for (;;) {
+      const decision = policy.onCrash(uptime, exit);
+      if (decision.action === "give-up") {
+        this.say(`NOT restarting postgres: ${decision.reason}. Fix the cause and restart the stack.`);
+        this.postgresState = "given-up";
+        this.options.onStatusChange?.();
+        return;
+      }
+      this.say(`restarting postgres in ${formatDuration(decision.delayMs)} (restart ${this.postgresRestarts + 1})`);
+      this.postgresState = "backoff";
+      this.options.onStatusChange?.();
+      try {
+        await sleep(decision.delayMs, undefined, { signal: this.abort.signal });
+      } catch {
+        return;
+      }
+      this.postgresRestarts += 1;
+      this.postgresState = "starting";
+      const attempt = performance.now();
+      try {
+        const server = await this.launchPostgres(port);
+        if (this.stopping) return; // stop() waits for us, then stops this.server: the one just started
+        this.say(`postgres is back on ${LOOPBACK}:${port} (pid ${server.pid}, restart ${this.postgresRestarts})`);
+        this.postgresState = "running";
+        this.options.onStatusChange?.();
+        return;
+      } catch (err) {
+        if (this.stopping) return;
+        // e.g. the old postmaster's backends still hold its shared memory: try again after the next delay.
+        this.say(`postgres did not come back: ${(err as Error).message.split("\n")[0]}`);
+        uptime = performance.now() - attempt;
+        exit = { code: null, signal: null };
+      }
+    }
   }
 }
 
@@ -318,9 +435,19 @@ function entryPoint(name: ServiceName): string {
   return path.join("services", name, "main.ts");
 }
 
-function lastLinesOf(child: SupervisedProcess): string {
-  const lines = child.recentLines();
+function lastLinesOf(child: KeptProcess): string {
+  const lines = child.current.recentLines();
   return lines.length === 0 ? `\n  (${child.name} wrote nothing)` : `\n  last lines of ${child.name}:\n    ${lines.join("\n    ")}`;
+}
+
+/** Polls `url` until it answers 2xx (a process's liveness endpoint); rejects once `signal` aborts. */
+async function waitUntilAnswering(url: string, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    if (signal.aborted) throw signal.reason;
+    const ok = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(1_000)]) }).then((r) => r.ok, () => false);
+    if (ok) return;
+    await sleep(100, undefined, { signal });
+  }
 }
 
 function redact(url: string): string {

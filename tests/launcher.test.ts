@@ -1,10 +1,12 @@
 /**
  * The one-command local stack, exercised as a user runs it: the real CLI in a subprocess, the real
  * services, a real embedded Postgres. Then Ctrl-C, and proof that nothing is left behind; a second start
- * on the same data; a hard kill; and the Postgres data-directory checks.
+ * on the same data; a service killed with SIGKILL that comes back by itself while asks succeed again; a
+ * Ctrl-C during a restart's backoff; a hard kill; and the Postgres data-directory checks.
  *
  *   node --import tsx --test tests/launcher.test.ts
  */
+import { TEST_INTERNAL_SECRET } from "#testing/auth.js";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -13,7 +15,11 @@ import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { IngestionServiceClient, JobState, StartJobRequest, WatchJobRequest, type Job } from "#gen/rag/v1/ingestion.js";
+import { AskRequest, QueryServiceClient } from "#gen/rag/v1/query.js";
+import { CATALOGUE, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
+import { connect, type PromiseClient } from "#mesh/client.js";
 import { HealthProbe } from "#launcher/health.js";
 import { findFreePort, findFreePortRange, isPortFree } from "#launcher/ports.js";
 import { startPostgres } from "#launcher/postgres.js";
@@ -21,6 +27,7 @@ import { descendants, isAlive, processInfo, type ProcessInfo } from "#launcher/p
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const READY_TIMEOUT_MS = 150_000; // cold machines compile 8 services with tsx at once
+const ADMIN_KEY = "rag_5e1f4ea1ab1e_launcherTestBootstrapSecret_0001";
 const EXIT_TIMEOUT_MS = 60_000;
 
 let dataDir: string;
@@ -30,6 +37,7 @@ let ports: number[];
 let pgPort: number;
 let grpcBase: number;
 let adminBase: number;
+let gatewayPort: number;
 const running = new Set<Launcher>();
 
 before(async () => {
@@ -42,7 +50,10 @@ before(async () => {
   grpcBase = await findFreePortRange(SERVICE_NAMES.length, new Set([pgPort]));
   const grpcPorts = SERVICE_NAMES.map((_, i) => grpcBase + i);
   adminBase = await findFreePortRange(SERVICE_NAMES.length, new Set([pgPort, ...grpcPorts]));
-  ports = [pgPort, ...grpcPorts, ...SERVICE_NAMES.map((_, i) => adminBase + i)];
+  const adminPorts = SERVICE_NAMES.map((_, i) => adminBase + i);
+  // Not the default 8080: another stack (or another test) may hold it.
+  gatewayPort = await findFreePortRange(1, new Set([pgPort, ...grpcPorts, ...adminPorts]));
+  ports = [pgPort, ...grpcPorts, ...adminPorts, gatewayPort];
 
   env = { ...process.env };
   // Our own test-runner plumbing and any developer settings must not leak into the stack under test.
@@ -53,6 +64,10 @@ before(async () => {
     RAG_PG_PORT: String(pgPort),
     RAG_GRPC_PORT_BASE: String(grpcBase),
     RAG_ADMIN_PORT_BASE: String(adminBase),
+    RAG_GATEWAY_PORT: String(gatewayPort),
+    // The stack's service-token secret, shared with this process: its gRPC clients act for a tenant.
+    RAG_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
+    IDENTITY_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
     NO_COLOR: "1",
   });
 });
@@ -97,6 +112,72 @@ test("warm start on the same data: no initdb, data found again", { timeout: 240_
   });
 
   await launcher.interruptAndExpectCleanExit();
+  await assertNothingLeft(tree);
+});
+
+test("a service killed with SIGKILL is restarted by the launcher, and asks succeed again without anyone restarting the stack", { timeout: 300_000 }, async (t) => {
+  const launcher = new Launcher(env);
+  const ready = await launcher.waitUntilReady();
+  const tree = launcher.processTree(ready);
+  const tenant = "default"; // the bootstrap tenant, so the gateway's admin key asks in it too
+  const ingestion = connect(IngestionServiceClient, "ingestion", { target: address("ingestion"), metadata: { "x-tenant-id": tenant }, deadlineMs: 120_000 });
+  const query = connect(QueryServiceClient, "query", { target: address("query"), metadata: { "x-tenant-id": tenant }, deadlineMs: 30_000 });
+  try {
+    const job = await ingestOne(ingestion, "harbour.md", "# Harbour rules\n\nThe harbour gate closes at 23:00 every night. Boats must moor at pier seven.\n");
+    assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, `${job.error} ${JSON.stringify(job.itemErrors)}`);
+    const ask = (question: string) => query.ask(AskRequest.fromPartial({ question, options: { bypassCache: true } }));
+    assert.match((await ask("When does the harbour gate close?")).answer, /23:00/);
+
+    // As an OOM kill or `kill -9` would end it, in the middle of normal operation.
+    const embeddings = ready.pids.get("embeddings")!;
+    process.kill(embeddings, "SIGKILL");
+    const crashed = await launcher.waitForLine(new RegExp(`embeddings \\(pid ${embeddings}\\) exited unexpectedly: killed by SIGKILL`), 30_000);
+    t.diagnostic(crashed);
+    // A dependency being down is not query's own failure: it keeps reporting SERVING (and answers UNAVAILABLE).
+    assert.equal(await healthOf("query"), "SERVING");
+
+    await launcher.waitForLine(/restarting embeddings in \S+ \S+ \(restart 1\)/, 30_000);
+    const back = await launcher.waitForLine(/embeddings is SERVING again \(pid \d+, restart 1\)/, READY_TIMEOUT_MS);
+    t.diagnostic(back);
+    const newPid = Number(/pid (\d+)/.exec(back)![1]);
+    assert.notEqual(newPid, embeddings);
+    // The table is printed again, with the restart counted and the new pid.
+    await launcher.waitForLine(new RegExp(`^embeddings\\s+127\\.0\\.0\\.1:${grpcBase + SERVICE_NAMES.indexOf("embeddings")}\\s+\\S+\\s+SERVING\\s+1\\s+${newPid}$`), 30_000);
+
+    // query finds the new process by itself. Its channel may still be between two reconnection attempts
+    // (at most about a second apart): a caller retrying on UNAVAILABLE, as the status tells it to, gets through.
+    const failures: string[] = [];
+    const answer = await untilAnswered(() => ask("Where must boats moor?"), failures, 60_000);
+    t.diagnostic(`answered after ${failures.length} UNAVAILABLE answer(s): ${failures.slice(0, 3).join("; ")}`);
+    assert.match(answer.answer, /pier seven/);
+
+    // The whole REST path too: gateway -> query -> the restarted embeddings.
+    const rest = await fetch(`http://127.0.0.1:${gatewayPort}/v1/query:ask`, {
+      method: "POST",
+      headers: { "x-api-key": ADMIN_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ question: "When does the harbour gate close at night?", options: { bypassCache: true } }),
+    });
+    const body = await rest.text();
+    assert.equal(rest.status, 200, body);
+    assert.match(body, /23:00/);
+  } finally {
+    ingestion.close();
+    query.close();
+  }
+  const restarted = descendants(launcher.child.pid!); // the new embeddings process is not in `tree`
+  await launcher.interruptAndExpectCleanExit();
+  await assertNothingLeft([...tree, ...restarted]);
+});
+
+test("Ctrl-C while a crashed service waits for its restart stops everything at once, leaving nothing behind", { timeout: 240_000 }, async () => {
+  // An hour's backoff: were the wait not cancelled by Ctrl-C, the launcher would not exit within the bound below.
+  const launcher = new Launcher({ ...env, RAG_RESTART_DELAY_MS: "3600000", RAG_RESTART_MAX_DELAY_MS: "3600000" });
+  const ready = await launcher.waitUntilReady();
+  const tree = launcher.processTree(ready);
+  process.kill(ready.pids.get("generation")!, "SIGKILL");
+  await launcher.waitForLine(/restarting generation in 60 min \(restart 1\)/, 30_000);
+  await launcher.interruptAndExpectCleanExit();
+  assert.doesNotMatch(launcher.output(), /restarted generation/);
   await assertNothingLeft(tree);
 });
 
@@ -250,6 +331,52 @@ class Launcher {
 
   private tail(): string {
     return this.lines.slice(-40).join("\n");
+  }
+}
+
+function address(name: ServiceName): string {
+  return `127.0.0.1:${grpcBase + SERVICE_NAMES.indexOf(name)}`;
+}
+
+async function healthOf(name: ServiceName): Promise<string> {
+  const probe = new HealthProbe(address(name));
+  try {
+    return await probe.check(CATALOGUE[name].grpcService, 5_000);
+  } finally {
+    probe.close();
+  }
+}
+
+/** One file as an ingestion job, followed with WatchJob until it ends. */
+async function ingestOne(client: PromiseClient<typeof IngestionServiceClient.service>, filename: string, text: string): Promise<Job> {
+  const { job } = await client.startJob(
+    StartJobRequest.fromPartial({ collection: "", source: { kind: { $case: "files", value: { files: [{ filename, content: Buffer.from(text) }] } } } }),
+  );
+  assert.ok(job);
+  let last = job;
+  const ended = new Set([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
+  if (ended.has(last.state)) return last;
+  for await (const event of client.watchJob(WatchJobRequest.fromPartial({ jobId: job.jobId }))) {
+    if (!event.job) continue;
+    last = event.job;
+    if (ended.has(last.state)) break;
+  }
+  return last;
+}
+
+/** Calls `ask` until it answers; UNAVAILABLE (a peer not reached yet) is retried, anything else fails at once. */
+async function untilAnswered<T>(ask: () => Promise<T>, failures: string[], timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await ask();
+    } catch (err) {
+      const e = err as ServiceError;
+      if (e.code !== status.UNAVAILABLE) throw err;
+      failures.push(e.details ?? e.message);
+      if (Date.now() > deadline) assert.fail(`still UNAVAILABLE after ${timeoutMs} ms: ${failures.slice(-3).join("; ")}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
 
