@@ -6,7 +6,10 @@ import { errorFields, log } from "./logger.js";
 export interface AdminOptions {
   host: string;
   port: number;
-  /** Resolves when the service can take traffic; rejects with the reason when it cannot. */
+  /**
+   * Resolves when the service can take traffic; rejects with the reason when it cannot. Its own stores
+   * only: a service is not unready because another service it calls is down.
+   */
   ready: () => Promise<void>;
   /** True once shutdown has begun: readiness fails so load balancers stop sending calls. */
   draining: () => boolean;
@@ -14,7 +17,7 @@ export interface AdminOptions {
 
 /**
  * The admin port: `/metrics` for Prometheus, `/healthz` (liveness: the process answers), `/readyz`
- * (readiness: not draining and dependencies reachable). Kept off the gRPC port so scrapes and probes
+ * (readiness: not draining and its own stores reachable). Kept off the gRPC port so scrapes and probes
  * never compete with traffic or need gRPC.
  */
 export async function startAdmin(opts: AdminOptions): Promise<{ port: number; close: () => Promise<void> }> {

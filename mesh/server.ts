@@ -19,8 +19,13 @@ export interface ServerOptions {
   shutdownGraceMs: number;
   /** Proto files (relative to proto/) that reflection describes. */
   protoFiles: string[];
-  /** Readiness beyond "not draining", e.g. a database ping. */
+  /**
+   * Readiness beyond "not draining": the service's own stores only (a database ping), never the other
+   * services it calls. /readyz runs it per request; gRPC health follows it (see watchReadiness).
+   */
   ready?: () => Promise<void>;
+  /** How often gRPC health re-runs `ready` (default 5 s). */
+  readinessIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -83,9 +88,17 @@ export async function startServer(services: ServiceRegistration[], opts: ServerO
     throw err;
   });
 
+  const readiness = opts.ready ? watchReadiness(opts.ready, (status) => setHealth(status), opts.readinessIntervalMs ?? 5_000) : undefined;
+  function setHealth(status: "SERVING" | "NOT_SERVING"): void {
+    if (draining) return;
+    health.setStatus("", status);
+    for (const b of bindings) health.setStatus(b.name, status);
+  }
+
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = () =>
     (shutdownPromise ??= (async () => {
+      readiness?.stop();
       draining = true;
       health.setStatus("", "NOT_SERVING");
       for (const b of bindings) health.setStatus(b.name, "NOT_SERVING");
@@ -104,4 +117,66 @@ export async function startServer(services: ServiceRegistration[], opts: ServerO
     })());
 
   return { grpcPort, adminPort: admin.port, health, shutdown };
+}
+
+/**
+ * grpc.health.v1 tells a load balancer, the mesh, the launcher and the gateway's /readyz whether this
+ * process can do its work. It turns NOT_SERVING when `ready` fails (the service's own store is gone: its
+ * database, its vector store) and SERVING again when it passes; it never looks at other services, so a
+ * dependency that is down never makes its callers look down too (they answer UNAVAILABLE naming it, and
+ * recover on their own when it is back). Checked every `intervalMs`, one check at a time; a check that
+ * takes longer than `timeoutMs` counts as failed (a database that hangs), the bound generous enough that a
+ * busy pool's short wait for a connection does not flap health under load.
+ */
+export function watchReadiness(
+  ready: () => Promise<void>,
+  report: (status: "SERVING" | "NOT_SERVING") => void,
+  intervalMs: number,
+  timeoutMs = Math.max(intervalMs, 10_000),
+): { stop(): void; check(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let serving = true; // startServer has just run the service's start-up against its stores
+  const check = async () => {
+    let failure: Error | undefined;
+    let bound: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        ready(),
+        new Promise<never>((_, reject) => {
+          bound = setTimeout(() => reject(new Error(`readiness check took longer than ${timeoutMs} ms`)), timeoutMs).unref();
+        }),
+      ]);
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
+    } finally {
+      clearTimeout(bound);
+    }
+    if (stopped) return;
+    if (failure && serving) {
+      serving = false;
+      log.error("own store unavailable: health NOT_SERVING until it is back", errorFields(failure));
+      report("NOT_SERVING");
+    } else if (!failure && !serving) {
+      serving = true;
+      log.info("own store available again: health SERVING");
+      report("SERVING");
+    }
+  };
+  const loop = () => {
+    timer = setTimeout(() => {
+      void check().finally(() => {
+        if (!stopped) loop();
+      });
+    }, intervalMs);
+    timer.unref();
+  };
+  loop();
+  return {
+    check,
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
