@@ -221,7 +221,7 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
     },
 
     watchRevocations(_req, ctx) {
-      return revocations.watch(ctx.signal);
+      return revocations.watch(ctx.signal, ctx.deadline);
     },
 
     async issueToken(req, ctx) {

@@ -11,6 +11,8 @@ const DEFAULT_POLL_MS = 250;
  */
 const OVERLAP_MS = 10_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
+/** The stream ends cleanly this long before the call's deadline, so a watcher sees an end, not DEADLINE_EXCEEDED. */
+const END_BEFORE_DEADLINE_MS = 1_000;
 
 type Listener = (rows: RevocationRow[]) => void;
 
@@ -41,9 +43,12 @@ export class RevocationFeed {
 
   /**
    * The stream for one watcher: first the revocations recent enough to matter, then each batch as it is
-   * seen, until `signal` aborts (the caller went away or its deadline passed).
+   * seen, until `signal` aborts (the caller went away) or, cleanly, just before the call's `deadline`
+   * (epoch ms): the watcher then reconnects and gets the recent list again.
    */
-  async *watch(signal: AbortSignal): AsyncGenerator<WatchRevocationsResponse> {
+  async *watch(callSignal: AbortSignal, deadline = Number.POSITIVE_INFINITY): AsyncGenerator<WatchRevocationsResponse> {
+    const endIn = deadline - END_BEFORE_DEADLINE_MS - Date.now();
+    const signal = Number.isFinite(endIn) ? AbortSignal.any([callSignal, AbortSignal.timeout(Math.max(0, endIn))]) : callSignal;
     const queue: RevocationRow[] = [];
     let wake: (() => void) | undefined;
     // Listen before reading the recent list, so nothing recorded in between is missed (a duplicate is harmless).
