@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
-import type { Metadata } from "@grpc/grpc-js";
+import { Metadata } from "@grpc/grpc-js";
 import type { Principal } from "./auth/principal.js";
 import { UnauthenticatedError } from "./errors.js";
 
@@ -64,4 +64,70 @@ export function requireTenant(ctx: CallContext): string {
     throw new UnauthenticatedError(`malformed tenant id in the caller's token: letters, digits, "_", "." and "-", at most 63`);
   }
   return ctx.tenantId;
+}
+
+/**
+ * Work that outlives the call that started it (an ingestion job, a submitted ask, an event delivery): it
+ * has a budget and an identity of its own. Nothing of a request may leak into it: not its deadline, not its
+ * cancellation, or the work dies with the request (a REST call's 60 s deadline killed long jobs).
+ */
+export interface DetachedWork {
+  /** For logs, e.g. "rag.v1.IngestionService". */
+  service: string;
+  /** For logs, e.g. "job". */
+  method: string;
+  /** Tenant and user the outbound service tokens are minted for. */
+  tenantId: string | undefined;
+  callerId: string | undefined;
+  /** Ties the work's logs and outbound calls together (e.g. the job id). */
+  requestId: string;
+  /** Absolute deadline of the work, epoch milliseconds: its own budget, never a request's. */
+  deadline: number;
+  /** Stops the work early (cancel, shutdown); the deadline aborts it too. */
+  signal?: AbortSignal;
+}
+
+/** The context background work runs in: outbound calls inherit its deadline, signal and identity. */
+export function detachedContext(work: DetachedWork): CallContext {
+  const metadata = new Metadata();
+  metadata.set(REQUEST_ID_KEY, work.requestId);
+  const remaining = Math.max(0, work.deadline - Date.now());
+  // AbortSignal.timeout does not keep the process alive; beyond 2^31-1 ms a timer would fire at once.
+  const expiry = AbortSignal.timeout(Math.min(remaining, 2 ** 31 - 1));
+  return {
+    service: work.service,
+    method: work.method,
+    metadata,
+    deadline: work.deadline,
+    signal: work.signal ? AbortSignal.any([work.signal, expiry]) : expiry,
+    principal: undefined,
+    tenantId: work.tenantId,
+    callerId: work.callerId,
+    requestId: work.requestId,
+  };
+}
+
+/**
+ * Runs `fn` outside whatever call is being served, in a context of its own (see DetachedWork). Use it for
+ * everything started from a handler that must go on after the handler returns.
+ */
+export function runDetached<T>(work: DetachedWork | CallContext, fn: () => T): T {
+  const ctx = "metadata" in work ? work : detachedContext(work);
+  return storage.run(ctx, fn);
+}
+
+/** The identity of `call` (tenant, caller, request id), with a budget of its own: for work a call starts. */
+export function detachedFrom(call: CallContext, budget: { method?: string; deadline: number; signal?: AbortSignal }): CallContext {
+  return {
+    ...detachedContext({
+      service: call.service,
+      method: budget.method ?? call.method,
+      tenantId: call.tenantId,
+      callerId: call.callerId,
+      requestId: call.requestId,
+      deadline: budget.deadline,
+      signal: budget.signal,
+    }),
+    principal: call.principal,
+  };
 }

@@ -1,7 +1,7 @@
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { PublishRequest, type NotificationsServiceClient } from "#gen/rag/v1/notifications.js";
 import type { PromiseClient } from "./client.js";
-import { REQUEST_ID_KEY, TENANT_KEY } from "./context.js";
+import { REQUEST_ID_KEY, TENANT_KEY, runDetached } from "./context.js";
 import { log } from "./logger.js";
 
 const PUBLISH_TIMEOUT_MS = 5_000;
@@ -34,13 +34,15 @@ export class EventPublisher {
       this.warnOnce(event, "too many publishes in flight; event dropped");
       return;
     }
-    const p = this.notifications
-      .publish(PublishRequest.fromPartial({ eventType: event.type, payload: event.payload, eventId: event.id, occurTime: new Date() }), {
+    // Its own context (deadline, signal, tenant, request id), never the raising call's or job's: an event
+    // outlives the request that caused it, and a job-failed event is raised precisely when time ran out.
+    const detached = { service: "events", method: event.type, tenantId: event.tenant, callerId: undefined, requestId: event.scope, deadline: Date.now() + PUBLISH_TIMEOUT_MS };
+    const p = runDetached(detached, () =>
+      this.notifications.publish(PublishRequest.fromPartial({ eventType: event.type, payload: event.payload, eventId: event.id, occurTime: new Date() }), {
         deadlineMs: PUBLISH_TIMEOUT_MS,
-        // Its own signal, tenant and request id, not the raising call's: events outlive that call.
-        signal: AbortSignal.timeout(PUBLISH_TIMEOUT_MS),
         metadata: { [TENANT_KEY]: event.tenant, [REQUEST_ID_KEY]: event.scope },
-      })
+      }),
+    )
       .then(
         () => undefined,
         (err) => this.warnOnce(event, describe(err)),

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { Metadata, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { AskResponse } from "#gen/rag/v1/query.js";
-import { PROPAGATED_KEYS, runInCall, type CallContext } from "#mesh/context.js";
+import { detachedFrom, runDetached, type CallContext } from "#mesh/context.js";
 import { DeadlineExceededError, ResourceExhaustedError, RpcError, toServiceError, UnavailableError } from "#mesh/errors.js";
 import { errorFields, log } from "#mesh/logger.js";
 import type { AskRecord, AskRecords } from "./ask-records.js";
@@ -55,7 +55,7 @@ export class BackgroundAsks {
     // Written before the id is handed out, so GetAskResult finds it at once, on any replica.
     await this.records.put(tenant, record);
     const abort = new AbortController();
-    const job = { tenant, plan, record, ctx: detachedCall(ctx, record, abort.signal), abort };
+    const job = { tenant, plan, record, ctx: detachedFrom(ctx, { method: "SubmitAsk", deadline: record.deadline, signal: abort.signal }), abort };
     if (this.closed) {
       // Shutdown began while the record was written: leave it failed, not pending forever.
       const reason = shuttingDown();
@@ -81,7 +81,8 @@ export class BackgroundAsks {
   private pump(): void {
     while (!this.closed && this.running.size < this.opts.workers && this.waiting.length > 0) {
       const job = this.waiting.shift()!;
-      const run = this.run(job).finally(() => {
+      // The whole ask runs in its own context, never in the submitting call's (which has long returned).
+      const run = runDetached(job.ctx, () => this.run(job)).finally(() => {
         this.running.delete(job);
         this.pump();
       });
@@ -97,7 +98,7 @@ export class BackgroundAsks {
     );
     try {
       await this.records.put(job.tenant, { ...job.record, state: "running" });
-      const answering = runInCall(job.ctx, () => this.asker.ask(job.tenant, job.plan));
+      const answering = this.asker.ask(job.tenant, job.plan);
       const result = await Promise.race([answering, aborted(signal)]);
       await this.records.put(job.tenant, {
         ...job.record,
@@ -134,14 +135,4 @@ function aborted(signal: AbortSignal): Promise<never> {
     if (signal.aborted) reject(signal.reason);
     signal.addEventListener("abort", () => reject(signal.reason), { once: true });
   });
-}
-
-/** A call context of its own for a background ask: the submitter's identity, the ask's deadline and signal. */
-function detachedCall(ctx: CallContext, record: AskRecord, signal: AbortSignal): CallContext {
-  const metadata = new Metadata();
-  for (const key of PROPAGATED_KEYS) {
-    const value = ctx.metadata.get(key)[0];
-    if (typeof value === "string") metadata.set(key, value);
-  }
-  return { ...ctx, method: "SubmitAsk", metadata, deadline: record.deadline, signal };
 }
