@@ -55,6 +55,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Whatever escapes (a stream error emitted after its consumer went away, a bug): one clear line and exit
+// status 1, never a stack trace from an uncaught exception.
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (err: unknown) => process.exit(reportError(err)));
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => process.exit(reportError(err)),

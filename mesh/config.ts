@@ -54,6 +54,18 @@ export function baseEnvSchema(service: ServiceName) {
     SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
     /** Upper bound on draining in-flight calls before they are cancelled. */
     SHUTDOWN_GRACE_MS: positiveMs.default(10_000),
+    /**
+     * Connection ageing (grpc.max_connection_age_ms): after this a server asks clients to reconnect (GOAWAY),
+     * so new replicas behind a Kubernetes Service get their share. Small values in tests exercise resumption.
+     */
+    GRPC_MAX_CONNECTION_AGE_MS: positiveMs.default(300_000),
+    /**
+     * How long calls open on an aged connection may still run before it is closed
+     * (grpc.max_connection_age_grace_ms). It must be at least the longest deadline a stream that cannot
+     * resume may have, or ageing cuts it: AskStream and GenerateStream reached through the gateway last at
+     * most GATEWAY_STREAM_TIMEOUT_MS (10 min by default). WatchJob resumes (after_sequence), so it needs none.
+     */
+    GRPC_MAX_CONNECTION_AGE_GRACE_MS: positiveMs.default(15 * 60_000),
     /** Shared by every service of the deployment to sign and check service tokens (mesh/auth/service-token.ts). */
     RAG_INTERNAL_SECRET: z
       .string({ error: "required: a secret of at least 32 characters, the same for every service (e.g. `openssl rand -hex 32`; `make run` makes one)" })

@@ -17,6 +17,10 @@ export interface ServerOptions {
   defaultDeadlineMs: number;
   shutdownDelayMs: number;
   shutdownGraceMs: number;
+  /** Connection ageing; see GRPC_MAX_CONNECTION_AGE_MS in config.ts. */
+  maxConnectionAgeMs?: number;
+  /** At least the longest deadline of a stream that cannot resume; see GRPC_MAX_CONNECTION_AGE_GRACE_MS. */
+  maxConnectionAgeGraceMs?: number;
   /** Proto files (relative to proto/) that reflection describes. */
   protoFiles: string[];
   /**
@@ -63,8 +67,11 @@ export async function startServer(services: ServiceRegistration[], opts: ServerO
     // clients reconnect now and then, so new replicas behind a Kubernetes Service get their share.
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
-    "grpc.max_connection_age_ms": 300_000,
-    "grpc.max_connection_age_grace_ms": 30_000,
+    "grpc.max_connection_age_ms": opts.maxConnectionAgeMs ?? 300_000,
+    // An aged connection is closed only after this grace, cutting the calls still open on it: it must
+    // outlast the longest deadline of a stream that cannot resume (AskStream, GenerateStream: at most the
+    // gateway's 10 min stream timeout), or ageing would cut answers mid-stream. WatchJob resumes by itself.
+    "grpc.max_connection_age_grace_ms": opts.maxConnectionAgeGraceMs ?? 15 * 60_000,
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
   });
   const reflected = loadSync(opts.protoFiles, { includeDirs: [PROTO_ROOT], keepCase: true });

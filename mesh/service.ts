@@ -49,6 +49,8 @@ export async function runService(name: ServiceName, build: (env: BaseEnv) => Pro
     defaultDeadlineMs: env.DEFAULT_DEADLINE_MS,
     shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    maxConnectionAgeMs: env.GRPC_MAX_CONNECTION_AGE_MS,
+    maxConnectionAgeGraceMs: env.GRPC_MAX_CONNECTION_AGE_GRACE_MS,
     protoFiles: [CATALOGUE[name].protoFile],
     ready: parts.ready,
   }).catch(async (err) => {

@@ -3,6 +3,8 @@ import type { JobItemError } from "#gen/rag/v1/ingestion.js";
 /** What a watcher is told: the job changed (re-read it), and maybe which item failed. */
 export interface JobSignal {
   itemError?: JobItemError;
+  /** The job's event_seq at which `itemError` was recorded. */
+  sequence?: string;
 }
 
 /**

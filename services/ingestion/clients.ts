@@ -5,7 +5,7 @@ import { RetrievalServiceClient } from "#gen/rag/v1/retrieval.js";
 import { connect, type CallOptions, type PromiseClient } from "#mesh/client.js";
 import { REQUEST_ID_KEY, TENANT_KEY } from "#mesh/context.js";
 
-/** The services a job calls. Jobs run outside any inbound call, so each call names its tenant itself. */
+/** The services a job calls. Jobs run in a detached context of their own (runner.ts); each call names its tenant too. */
 export interface Clients {
   documents: PromiseClient<typeof DocumentsServiceClient.service>;
   embeddings: PromiseClient<typeof EmbeddingsServiceClient.service>;

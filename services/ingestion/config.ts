@@ -36,7 +36,12 @@ export const ingestionEnvSchema = z.object({
    * default so a tenant cannot make the service read internal endpoints (cloud metadata, admin ports).
    */
   INGESTION_WEB_ALLOW_PRIVATE: z.stringbool().default(false),
-  /** How often to look for jobs whose worker process died (they are marked FAILED). */
+  /**
+   * A job's own budget, counted from its first start (a resumed job keeps it). No request's deadline
+   * applies to a job: StartJob returns at once and the job runs on until it ends or this budget is spent.
+   */
+  INGESTION_JOB_DEADLINE_MS: count(1_000, 2 ** 31 - 1).default(24 * 3_600_000),
+  /** How often to look for jobs whose worker process died (this process takes them over and resumes them). */
   INGESTION_SWEEP_MS: count(100, 3_600_000).default(30_000),
   /** WatchJob re-reads the job at least this often, to see changes made by another replica. */
   INGESTION_WATCH_POLL_MS: count(50, 60_000).default(2_000),

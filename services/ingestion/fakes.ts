@@ -212,10 +212,16 @@ function uuidOf(s: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-/** Deterministic 3-dimensional vectors; `hold` lets a test keep Embed calls of a tenant open. */
+/**
+ * Deterministic 3-dimensional vectors; `hold` lets a test keep Embed calls of a tenant open (from its
+ * `from`-th call on, 1-based; all by default); `delayMs` makes every call slow (a slow dependency).
+ */
 export class FakeEmbeddings {
   readonly calls: Recorded<{ texts: string[]; inputType: number }>[] = [];
-  hold: { tenant: string; entered: () => void; release: Promise<void> } | undefined;
+  hold: { tenant: string; entered: () => void; release: Promise<void>; from?: number } | undefined;
+  delayMs = 0;
+  /** The deadline (epoch ms) of every Embed call as it arrived: what the caller's context gave it. */
+  readonly deadlines: number[] = [];
 
   textsOf(tenant: string): string[] {
     return this.calls.filter((c) => c.tenant === tenant).flatMap((c) => c.request.texts);
@@ -226,10 +232,14 @@ export class FakeEmbeddings {
       embed: async (req, ctx) => {
         const tenant = requireTenant(ctx);
         this.calls.push({ tenant, request: { texts: req.texts, inputType: req.inputType } });
-        if (this.hold?.tenant === tenant) {
-          this.hold.entered();
-          await this.hold.release;
+        this.deadlines.push(ctx.deadline);
+        const nth = this.calls.filter((c) => c.tenant === tenant).length;
+        const hold = this.hold;
+        if (hold?.tenant === tenant && nth >= (hold.from ?? 1)) {
+          hold.entered();
+          await hold.release;
         }
+        if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
         return {
           vectors: req.texts.map((t) => ({ values: [t.length, 1, 0] })),
           model: "fake-3",

@@ -47,12 +47,14 @@ export function ingestionService(store: JobStore, runner: JobRunner, bus: JobBus
       }
       const release = runner.reserve(spec.uploadBytes);
       try {
-        const { row, created } = await store.insert(tenant, spec, opts.workerId);
+        const files = spec.fullSource.kind?.$case === "files" ? spec.fullSource.kind.value.files.map((f) => f.content) : [];
+        const { row, created } = await store.insert(tenant, spec, opts.workerId, ctx.callerId ?? "", files);
         if (!created) {
           release(); // a concurrent StartJob with the same request id won
           return { job: toJob(row) };
         }
-        runner.enqueue(tenant, row.job_id, spec, release);
+        // The job runs in a context of its own (runner.ts): this call's deadline never applies to it.
+        runner.enqueue(tenant, row.job_id, ctx.callerId ?? "", spec, release);
         log.info("job queued", { job_id: row.job_id, source: req.source?.kind?.$case, collection: spec.collection });
         return { job: toJob(row) };
       } catch (err) {
@@ -93,7 +95,8 @@ export function ingestionService(store: JobStore, runner: JobRunner, bus: JobBus
       const tenant = requireTenant(ctx);
       const id = jobId(req.jobId);
       if (!UUID.test(id)) throw new NotFoundError("job", id);
-      yield* watchJob(store, bus, tenant, id, ctx.signal, { pollMs: opts.watchPollMs });
+      if (!/^\d+$/.test(req.afterSequence)) throw new InvalidArgumentError("after_sequence", "must not be negative: pass the `sequence` of the last message received, or 0");
+      yield* watchJob(store, bus, tenant, id, ctx.signal, { pollMs: opts.watchPollMs, afterSequence: req.afterSequence });
     },
   };
 }

@@ -13,6 +13,7 @@ import {
   StartJobRequest,
   type Job,
   type UploadedFile,
+  WatchJobRequest,
   type WatchJobResponse,
 } from "#gen/rag/v1/ingestion.js";
 import { connect, type PromiseClient } from "#mesh/client.js";
@@ -45,7 +46,7 @@ const filesJob = (files: Partial<UploadedFile>[], extra: Partial<StartJobRequest
 /** Every message of WatchJob until the stream ends (it ends after the terminal state). */
 async function watchToEnd(client: Ingestion, jobId: string): Promise<WatchJobResponse[]> {
   const out: WatchJobResponse[] = [];
-  for await (const m of client.watchJob({ jobId }, { deadlineMs: 60_000 })) out.push(m);
+  for await (const m of client.watchJob(WatchJobRequest.fromPartial({ jobId }), { deadlineMs: 60_000 })) out.push(m);
   return out;
 }
 
@@ -269,7 +270,7 @@ describe("ingestion over gRPC", () => {
       const watching = watchToEnd(as(tenant), job!.jobId);
       await reached;
       // A watcher that goes away early ends its own stream only.
-      for await (const m of as(tenant).watchJob({ jobId: job!.jobId })) {
+      for await (const m of as(tenant).watchJob(WatchJobRequest.fromPartial({ jobId: job!.jobId }))) {
         assert.equal(m.eventType, JobEventType.JOB_EVENT_TYPE_SNAPSHOT);
         break;
       }
@@ -445,38 +446,77 @@ describe("ingestion over gRPC", () => {
     }
   });
 
-  test("jobs a crashed process left behind are FAILED with a reason when ingestion starts again; shutdown fails its own", async () => {
+  test("a job whose worker is killed (SIGKILL) mid-job is resumed by the next worker, skipping the items done, and succeeds", async () => {
     const tenant = "crash";
-    const env = { DATABASE_URL: databaseUrl, RAG_ENDPOINTS: fakes.endpoints };
+    const env = { DATABASE_URL: databaseUrl, RAG_ENDPOINTS: fakes.endpoints, INGESTION_ITEM_CONCURRENCY: "1" };
     let entered!: () => void;
     let reached = new Promise<void>((r) => (entered = r));
     let release!: () => void;
-    fakes.embeddings.hold = { tenant, entered: () => entered(), release: new Promise<void>((r) => (release = r)) };
+    // The first item passes; the second is held in Embed when the worker dies.
+    fakes.embeddings.hold = { tenant, entered: () => entered(), release: new Promise<void>((r) => (release = r)), from: 2 };
     const processes: ServiceProcess[] = [];
     try {
       const doomed = await startServiceProcess("ingestion", env);
       processes.push(doomed);
-      const { job } = await as(tenant, doomed.address).startJob(filesJob([file("held.md", NOTES)]));
+      const files = [file("a.md", `${NOTES} First.`), file("b.md", `${NOTES} Second.`), file("c.md", `${NOTES} Third.`)];
+      const { job } = await as(tenant, doomed.address).startJob(filesJob(files));
       await reached;
       await doomed.stop("SIGKILL");
-
-      const restarted = await startServiceProcess("ingestion", { ...env, INGESTION_MAX_ACTIVE_JOBS_PER_TENANT: "1" });
-      processes.push(restarted);
-      const { job: orphan } = await as(tenant, restarted.address).getJob({ jobId: job!.jobId });
-      assert.equal(orphan?.state, JobState.JOB_STATE_FAILED);
-      assert.match(orphan!.error, /stopped unexpectedly \(crash or forced restart\)/);
-      assert.ok(orphan?.endTime);
+      const { job: orphan } = await as(tenant).getJob({ jobId: job!.jobId });
+      assert.equal(orphan?.state, JobState.JOB_STATE_RUNNING, "a dead worker's job is not failed");
 
       reached = new Promise<void>((r) => (entered = r));
-      const { job: second } = await as(tenant, restarted.address).startJob(filesJob([file("held-again.md", `${NOTES} Held again.`)]));
+      const restarted = await startServiceProcess("ingestion", env);
+      processes.push(restarted);
+      await reached; // the resumed run is at the second item again
+      release();
+      const events = await watchToEnd(as(tenant, restarted.address), job!.jobId);
+      const ended = events.at(-1)!.job!;
+      assert.equal(ended.state, JobState.JOB_STATE_SUCCEEDED, ended.error);
+      assert.equal(ended.progress?.itemsProcessed, "3", "every item counted once");
+      assert.equal(ended.progress?.itemsSucceeded, "3");
+      assert.equal(ended.progress?.itemsDiscovered, "3");
+      const created = (fakes.documents.callsOf(tenant, "createDocument") as { filename: string }[]).map((r) => r.filename);
+      assert.deepEqual(created.filter((f) => f === "a.md"), ["a.md"], "the item done before the crash is not done again");
+      assert.equal(fakes.documents.of(tenant).length, 3);
+      await eventually(() => fakes.notifications.eventsOf(tenant).some((e) => e.eventType === "ingestion.job.finished" && e.payload?.job_id === job!.jobId), "the job-finished event");
+      assert.ok(!fakes.notifications.eventsOf(tenant).some((e) => e.eventType === "ingestion.job.failed"), "no job-failed event");
+    } finally {
+      fakes.embeddings.hold = undefined;
+      release();
+      await Promise.all(processes.map((p) => p.stop("SIGKILL")));
+    }
+  });
+
+  test("SIGTERM mid-job leaves the job RUNNING (exit 0), and the next worker to start finishes it", async () => {
+    const tenant = "drain";
+    const env = { DATABASE_URL: databaseUrl, RAG_ENDPOINTS: fakes.endpoints, INGESTION_ITEM_CONCURRENCY: "1" };
+    let entered!: () => void;
+    const reached = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    fakes.embeddings.hold = { tenant, entered: () => entered(), release: new Promise<void>((r) => (release = r)), from: 2 };
+    const processes: ServiceProcess[] = [];
+    try {
+      const first = await startServiceProcess("ingestion", { ...env, INGESTION_MAX_ACTIVE_JOBS_PER_TENANT: "1" });
+      processes.push(first);
+      const { job } = await as(tenant, first.address).startJob(filesJob([file("one.md", `${NOTES} One.`), file("two.md", `${NOTES} Two.`)]));
       await reached;
-      const busy = await rejection(as(tenant, restarted.address).startJob(filesJob([file("one-too-many.md", NOTES)])));
+      const busy = await rejection(as(tenant, first.address).startJob(filesJob([file("one-too-many.md", NOTES)])));
       assert.equal(busy.code, status.RESOURCE_EXHAUSTED);
       assert.match(busy.details, /already has 1 jobs queued or running \(limit 1\)/);
-      assert.equal(await restarted.stop(), 0, "a graceful stop with a job running");
-      const { job: abandoned } = await as(tenant).getJob({ jobId: second!.jobId });
-      assert.equal(abandoned?.state, JobState.JOB_STATE_FAILED);
-      assert.match(abandoned!.error, /shut down before the job finished/);
+      assert.equal(await first.stop(), 0, "a graceful stop with a job running");
+      const { job: left } = await as(tenant).getJob({ jobId: job!.jobId });
+      assert.equal(left?.state, JobState.JOB_STATE_RUNNING, "left for the next worker, not failed");
+      assert.equal(left?.error, "");
+
+      fakes.embeddings.hold = undefined;
+      release();
+      const next = await startServiceProcess("ingestion", env);
+      processes.push(next);
+      const ended = (await watchToEnd(as(tenant, next.address), job!.jobId)).at(-1)!.job!;
+      assert.equal(ended.state, JobState.JOB_STATE_SUCCEEDED, ended.error);
+      assert.equal(ended.progress?.itemsSucceeded, "2");
+      assert.equal(ended.progress?.itemsProcessed, "2");
     } finally {
       fakes.embeddings.hold = undefined;
       release();

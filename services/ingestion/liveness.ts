@@ -74,18 +74,17 @@ export class WorkerLease {
   }
 }
 
-export const ORPHAN_REASON = "the ingestion worker holding this job stopped unexpectedly (crash or forced restart) before the job finished; start the job again";
-
 /**
- * Marks FAILED the active jobs of workers that are gone: at start-up (jobs a crash left RUNNING or QUEUED)
- * and periodically (another replica that died).
+ * Takes over the active jobs of workers that are gone, to resume them (never to fail them: no job fails
+ * merely because its process stopped): at start-up (jobs a crash, SIGKILL or SIGTERM left QUEUED or
+ * RUNNING) and periodically (another replica that died).
  */
-export async function sweepDeadWorkers(store: JobStore, pool: pg.Pool, lease: WorkerLease, onEnded: (row: JobRow) => void): Promise<void> {
+export async function adoptDeadWorkersJobs(store: JobStore, pool: pg.Pool, lease: WorkerLease, onAdopted: (row: JobRow) => void): Promise<void> {
   await lease.ensureHeld();
   for (const worker of await store.otherActiveWorkers(lease.workerId)) {
     if (await WorkerLease.isAlive(pool, worker)) continue;
-    const rows = await store.failWorkerJobs(worker, ORPHAN_REASON);
-    if (rows.length > 0) log.warn("marked jobs of a dead worker FAILED", { worker_id: worker, jobs: rows.map((r) => r.job_id) });
-    rows.forEach(onEnded);
+    const rows = await store.adoptWorkerJobs(worker, lease.workerId);
+    if (rows.length > 0) log.warn("took over the jobs of a stopped worker; resuming them", { worker_id: worker, jobs: rows.map((r) => r.job_id) });
+    rows.forEach(onAdopted);
   }
 }

@@ -8,7 +8,7 @@ import { JobBus } from "./bus.js";
 import { connectClients } from "./clients.js";
 import { ingestionEnvSchema } from "./config.js";
 import { ingestionService } from "./handlers.js";
-import { sweepDeadWorkers, WorkerLease } from "./liveness.js";
+import { adoptDeadWorkersJobs, WorkerLease } from "./liveness.js";
 import { migrations } from "./migrations.js";
 import { EventPublisher } from "#mesh/events.js";
 import { JobRunner } from "./runner.js";
@@ -29,6 +29,7 @@ await runService("ingestion", async (base) => {
       itemConcurrency: env.INGESTION_ITEM_CONCURRENCY,
       maxPendingBytes: env.INGESTION_MAX_PENDING_BYTES,
       callTimeoutMs: env.INGESTION_CALL_TIMEOUT_MS,
+      jobDeadlineMs: env.INGESTION_JOB_DEADLINE_MS,
       embedBatch: env.INGESTION_EMBED_BATCH,
       model: env.INGESTION_EMBEDDING_MODEL,
       web: {
@@ -39,8 +40,8 @@ await runService("ingestion", async (base) => {
       },
     },
   );
-  const sweep = () => sweepDeadWorkers(store, pool, lease, (row) => runner.ended(row));
-  await sweep(); // jobs a crash left behind are FAILED before the first call is taken
+  const sweep = () => adoptDeadWorkersJobs(store, pool, lease, (row) => runner.resume(row));
+  await sweep(); // jobs a stopped process left behind are resumed here
   const sweeper = setInterval(() => void sweep().catch((err) => log.warn("orphan sweep failed", errorFields(err))), env.INGESTION_SWEEP_MS);
   sweeper.unref();
 
@@ -61,7 +62,7 @@ await runService("ingestion", async (base) => {
     ready: async () => void (await pool.query("SELECT 1")),
     close: async () => {
       clearInterval(sweeper);
-      await runner.close(base.SHUTDOWN_GRACE_MS);
+      await runner.close(); // leaves its jobs QUEUED/RUNNING for the next worker
       await notifier.drain();
       clients.close();
       await lease.release();

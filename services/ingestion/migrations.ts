@@ -64,4 +64,39 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    id: "0002_resumable_jobs",
+    sql: `
+      -- The user who started the job: a resumed job's calls are made on their behalf, as the first run's were.
+      ALTER TABLE jobs ADD COLUMN caller_id text NOT NULL DEFAULT '';
+      -- WatchJob resume points: event_seq grows with every change a watcher can see (state, progress, an
+      -- item failure); state_seq is the event_seq of the last state change.
+      ALTER TABLE jobs ADD COLUMN event_seq bigint NOT NULL DEFAULT 1;
+      ALTER TABLE jobs ADD COLUMN state_seq bigint NOT NULL DEFAULT 1;
+      -- Counters that count exactly the items in job_done_items (the live ones also count items in flight):
+      -- where a resumed job starts counting from.
+      ALTER TABLE jobs ADD COLUMN checkpoint jsonb;
+      ALTER TABLE job_item_errors ADD COLUMN event_seq bigint NOT NULL DEFAULT 0;
+
+      -- The bytes of uploaded files, kept until the job ends, so that a job whose worker died can be resumed.
+      CREATE TABLE job_files (
+        tenant_id text    NOT NULL,
+        job_id    uuid    NOT NULL,
+        idx       integer NOT NULL,
+        content   bytea   NOT NULL,
+        PRIMARY KEY (tenant_id, job_id, idx),
+        FOREIGN KEY (tenant_id, job_id) REFERENCES jobs ON DELETE CASCADE
+      );
+
+      -- Items a running job has handled (by source URI, or item name for connector failures and skips): a
+      -- resumed job skips them. Emptied when the job ends.
+      CREATE TABLE job_done_items (
+        tenant_id text NOT NULL,
+        job_id    uuid NOT NULL,
+        item_key  text NOT NULL,
+        PRIMARY KEY (tenant_id, job_id, item_key),
+        FOREIGN KEY (tenant_id, job_id) REFERENCES jobs ON DELETE CASCADE
+      );
+    `,
+  },
 ];

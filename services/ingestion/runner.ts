@@ -1,15 +1,17 @@
+import { JobSource } from "#gen/rag/v1/ingestion.js";
+import { detachedContext, runDetached } from "#mesh/context.js";
 import { ResourceExhaustedError, UnavailableError } from "#mesh/errors.js";
+import type { EventPublisher } from "#mesh/events.js";
 import { errorFields, log } from "#mesh/logger.js";
 import type { JobBus } from "./bus.js";
 import { jobCallOptions, type Clients } from "./clients.js";
 import { openConnector } from "./connectors/index.js";
 import type { FetchLimits } from "./connectors/fetch.js";
 import type { ConnectorEvent } from "./connectors/types.js";
-import { toItemError, type StageName } from "./convert.js";
+import { toItemError } from "./convert.js";
 import { describeError } from "./indexer.js";
-import type { EventPublisher } from "#mesh/events.js";
 import { ingestItem, type PipelineContext } from "./pipeline.js";
-import type { JobRow, JobStore } from "./store.js";
+import type { ItemRecord, JobRow, JobStore } from "./store.js";
 import { JobTally } from "./tally.js";
 import type { JobSpec } from "./validate.js";
 
@@ -21,6 +23,8 @@ export interface RunnerOptions {
   /** Upload bytes queued and running jobs may hold in memory. */
   maxPendingBytes: number;
   callTimeoutMs: number;
+  /** A job's own budget, from its first start: no request's deadline ever applies to it. */
+  jobDeadlineMs: number;
   embedBatch: number;
   model: string;
   web: FetchLimits;
@@ -34,28 +38,40 @@ export interface RunnerDeps {
   workerId: string;
 }
 
+/** What the runner needs of a job besides its source. */
+type JobSettings = Pick<JobSpec, "collection" | "tags" | "metadata" | "qualityOptions">;
+
 interface QueuedJob {
   tenant: string;
   jobId: string;
-  spec: JobSpec;
+  /** The user who started the job: outbound calls are made on their behalf. */
+  callerId: string;
+  settings: JobSettings;
+  /** The source with its file bytes (in memory for a new job, from the store for a resumed one). */
+  source: () => Promise<JobSource>;
   /** Gives back the upload bytes reserved for the job. */
   release: () => void;
 }
 
 interface ActiveJob {
-  /** Cancel: take no new items, let those in flight finish. */
+  /** Cancel: take no new items, let those in flight finish, end CANCELLED. */
   stop: AbortController;
-  /** Shutdown: abandon everything now. */
+  /** Shutdown: take no new items, let those in flight finish, leave the job to the next worker. */
+  drain: AbortController;
+  /** Shutdown past its bound: abandon the items in flight (the next worker does them again). */
   hard: AbortController;
   done: Promise<void>;
 }
 
-export const SHUTDOWN_REASON = "the ingestion service shut down before the job finished; start the job again";
+/** How long shutdown lets the items in flight finish before abandoning them (they are redone on resume). */
+export const DRAIN_BOUND_MS = 3_000;
 
 /**
  * Runs jobs in this process: a FIFO queue, at most `concurrency` jobs at once, each reading its connector
- * and sending up to `itemConcurrency` items through the pipeline. Jobs live only in this process: they do
- * not survive a restart (see liveness.ts for how they are then marked FAILED).
+ * and sending up to `itemConcurrency` items through the pipeline. A job runs in a context of its own
+ * (runDetached: its own budget, the starting user's identity), never in the StartJob call's. Every handled
+ * item is recorded with the job's counters in one transaction, so a job whose worker died (crash, SIGKILL,
+ * SIGTERM) is resumed by the next worker (liveness.ts), skipping the items already done.
  */
 export class JobRunner {
   private readonly queue: QueuedJob[] = [];
@@ -85,8 +101,27 @@ export class JobRunner {
     };
   }
 
-  enqueue(tenant: string, jobId: string, spec: JobSpec, release: () => void): void {
-    this.queue.push({ tenant, jobId, spec, release });
+  /** A job just started (StartJob): its source, bytes included, is in memory. */
+  enqueue(tenant: string, jobId: string, callerId: string, spec: JobSpec, release: () => void): void {
+    this.queue.push({ tenant, jobId, callerId, settings: spec, source: async () => spec.fullSource, release });
+    this.pump();
+  }
+
+  /** A job taken over from a dead worker: it goes on from where that worker's last record left it. */
+  resume(row: JobRow): void {
+    if (this.closing || this.active.has(row.job_id) || this.queue.some((j) => j.jobId === row.job_id)) return;
+    const { store } = this.deps;
+    const source = async () => {
+      const stored = JobSource.fromJSON(row.source);
+      if (stored.kind?.$case === "files") {
+        const bytes = await store.files(row.tenant_id, row.job_id);
+        stored.kind.value.files = stored.kind.value.files.map((f, i) => ({ ...f, content: bytes[i] ?? Buffer.alloc(0) }));
+      }
+      return stored;
+    };
+    const settings: JobSettings = { collection: row.collection, tags: row.tags, metadata: row.metadata, qualityOptions: row.quality_options };
+    log.info("resuming a job whose worker stopped", { tenant: row.tenant_id, job_id: row.job_id, state: row.state });
+    this.queue.push({ tenant: row.tenant_id, jobId: row.job_id, callerId: row.caller_id, settings, source, release: () => undefined });
     this.pump();
   }
 
@@ -98,6 +133,7 @@ export class JobRunner {
     if (changed && row.state === "CANCELLED") {
       const i = this.queue.findIndex((j) => j.jobId === jobId);
       if (i >= 0) this.queue.splice(i, 1)[0]!.release();
+      await this.deps.store.dropRunData(tenant, jobId).catch((err) => log.warn("could not drop a cancelled job's files", { job_id: jobId, ...errorFields(err) }));
       this.notifyEnded(row);
     }
     if (row.state === "CANCELLING") this.active.get(jobId)?.stop.abort();
@@ -105,29 +141,32 @@ export class JobRunner {
     return row;
   }
 
-  /** Shutdown: queued jobs are dropped, running ones abandoned, and all of them marked FAILED. */
-  async close(graceMs: number): Promise<void> {
+  /**
+   * Shutdown (SIGTERM): no job is failed because this process stops. Queued jobs stay QUEUED and running
+   * ones stop taking items, finish those in flight (bounded by `boundMs`, then abandon them) and stay
+   * RUNNING: the next worker to start, or a live replica's sweep, resumes them.
+   */
+  async close(boundMs = DRAIN_BOUND_MS): Promise<void> {
     this.closing = true;
-    for (const job of this.queue.splice(0)) job.release();
-    for (const job of this.active.values()) job.hard.abort();
+    const left = [...this.queue.splice(0).map((j) => (j.release(), j.jobId)), ...this.active.keys()];
+    for (const job of this.active.values()) job.drain.abort();
     const done = Promise.allSettled([...this.active.values()].map((j) => j.done));
-    await Promise.race([done, new Promise((r) => setTimeout(r, graceMs).unref())]);
-    const failed = await this.deps.store.failWorkerJobs(this.deps.workerId, SHUTDOWN_REASON);
-    for (const row of failed) this.ended(row);
-  }
-
-  /** A job that ended elsewhere (sweep, shutdown): tell watchers and subscribers. */
-  ended(row: JobRow): void {
-    this.deps.bus.publish(row.job_id);
-    this.notifyEnded(row);
+    const clean = await Promise.race([done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), boundMs).unref())]);
+    if (!clean) {
+      for (const job of this.active.values()) job.hard.abort();
+      await Promise.race([done, new Promise((r) => setTimeout(r, 1_000).unref())]);
+    }
+    if (left.length > 0) log.info("left jobs for the next worker to resume", { jobs: left, items_in_flight_abandoned: !clean });
   }
 
   private pump(): void {
     while (!this.closing && this.active.size < this.opts.concurrency && this.queue.length > 0) {
       const job = this.queue.shift()!;
-      const entry: ActiveJob = { stop: new AbortController(), hard: new AbortController(), done: Promise.resolve() };
+      const entry: ActiveJob = { stop: new AbortController(), drain: new AbortController(), hard: new AbortController(), done: Promise.resolve() };
       this.active.set(job.jobId, entry);
-      entry.done = this.run(job, entry)
+      // Out of whatever call led here (StartJob, CancelJob): run() makes the job's own context.
+      const outside = { service: "rag.v1.IngestionService", method: "job", tenantId: job.tenant, callerId: job.callerId || undefined, requestId: job.jobId, deadline: Date.now() + this.opts.jobDeadlineMs };
+      entry.done = runDetached(outside, () => this.run(job, entry))
         .catch((err) => void log.error("job runner failed", { job_id: job.jobId, tenant: job.tenant, ...errorFields(err) }))
         .finally(() => {
           job.release();
@@ -138,89 +177,107 @@ export class JobRunner {
   }
 
   private async run(job: QueuedJob, control: ActiveJob): Promise<void> {
-    const { store, bus, clients } = this.deps;
-    const { tenant, jobId, spec } = job;
-    if (!(await store.markRunning(tenant, jobId))) return; // cancelled or swept while queued
+    const { store, bus, workerId } = this.deps;
+    const { tenant, jobId } = job;
+    const row = await store.markRunning(tenant, jobId, workerId);
+    if (!row) return; // cancelled while queued, or taken over by another worker
     bus.publish(jobId);
-    log.info("job started", { tenant, job_id: jobId, collection: spec.collection });
+    if (row.state === "CANCELLING") control.stop.abort(); // cancelled while its previous worker ran it
+    // The job's own budget, counted from its first start (a resumed job does not get a new one).
+    const deadline = (row.start_time?.getTime() ?? Date.now()) + this.opts.jobDeadlineMs;
+    const context = detachedContext({ service: "rag.v1.IngestionService", method: "job", tenantId: tenant, callerId: job.callerId || undefined, requestId: jobId, deadline, signal: control.hard.signal });
+    await runDetached(context, () => this.execute(job, control, row, context.signal, deadline));
+  }
 
-    const tally = new JobTally(spec.qualityOptions.minTextLength);
+  private async execute(job: QueuedJob, control: ActiveJob, row: JobRow, budget: AbortSignal, deadline: number): Promise<void> {
+    const { store, bus, clients, workerId } = this.deps;
+    const { tenant, jobId, settings } = job;
+    const resumed = row.checkpoint !== null;
+    const done = resumed ? await store.doneItems(tenant, jobId) : new Set<string>();
+    log.info(resumed ? "job resumed" : "job started", { tenant, job_id: jobId, collection: settings.collection, items_done: done.size });
+
+    const tally = new JobTally(settings.qualityOptions.minTextLength);
+    if (row.checkpoint) tally.restore(row.checkpoint);
     const ctx: PipelineContext = {
       tenant,
-      collection: spec.collection,
-      tags: spec.tags,
-      metadata: spec.metadata,
-      quality: spec.qualityOptions,
+      collection: settings.collection,
+      tags: settings.tags,
+      metadata: settings.metadata,
+      quality: settings.qualityOptions,
       store,
       jobHashes: new Set(),
       clients,
-      call: () => jobCallOptions(tenant, jobId, this.opts.callTimeoutMs, control.hard.signal),
+      call: () => jobCallOptions(tenant, jobId, this.opts.callTimeoutMs, budget),
       embedBatch: this.opts.embedBatch,
       model: this.opts.model,
     };
 
-    // Writes of one job go out in order, so a slow write can never overwrite a newer one.
+    // Records of one job go out in order, so each one's checkpoint counts exactly the items recorded with it and before.
     let writes = Promise.resolve();
     let lost = false;
-    const write = (fn: () => Promise<void>) => {
-      writes = writes.then(fn).catch((err) => void log.warn("could not save job progress", { job_id: jobId, ...errorFields(err) }));
+    const record = (key: string | undefined, error?: ItemRecord["error"]) => {
+      const rec: ItemRecord = { key, error, ...tally.snapshot(), checkpoint: tally.checkpoint() };
+      writes = writes
+        .then(async () => {
+          if (lost) return;
+          const saved = await store.recordItem(tenant, jobId, workerId, rec);
+          if (!saved) {
+            lost = true; // ended or taken over by someone else: stop, write nothing more
+            control.hard.abort();
+            return;
+          }
+          if (saved.state === "CANCELLING") control.stop.abort(); // cancelled through another replica
+          bus.publish(jobId, error ? { itemError: toItemError({ ...error, time: new Date() }), sequence: saved.eventSeq } : {});
+        })
+        .catch((err) => void log.warn("could not save job progress", { job_id: jobId, ...errorFields(err) }));
     };
-    const saveProgress = () =>
-      write(async () => {
-        const { progress, report } = tally.snapshot();
-        const state = await store.saveProgress(tenant, jobId, progress, report);
-        if (state === "CANCELLING") control.stop.abort(); // cancelled through another replica
-        if (state === undefined) {
-          lost = true; // ended by someone else (the orphan sweep): stop, write nothing more
-          control.hard.abort();
-        }
-        bus.publish(jobId);
-      });
-    const itemFailed = (item: string, stage: StageName, message: string) =>
-      write(async () => {
-        await store.addItemError(tenant, jobId, { item, stage, message });
-        bus.publish(jobId, { itemError: toItemError({ item, stage, message, time: new Date() }) });
-      });
 
     const handle = async (event: ConnectorEvent) => {
+      const key = event.kind === "item" ? event.item.sourceUri : event.kind === "warning" ? undefined : event.item;
+      if (key !== undefined && done.has(key)) return; // handled by an earlier run of this job
       if (event.kind !== "item") {
         tally.connector(event);
-        if (event.kind === "failed") itemFailed(event.item, event.stage, event.message);
-      } else {
-        tally.read(event.item);
-        const outcome = await ingestItem(event.item, ctx);
-        tally.handled(event.item, outcome);
-        if (outcome.result === "failed") itemFailed(event.item.item, outcome.stage, outcome.message);
-        if (outcome.result === "succeeded") this.notifyIngested(tenant, jobId, outcome.document, outcome.created, outcome.chunksIndexed);
+        record(key, event.kind === "failed" ? { item: event.item, stage: event.stage, message: event.message } : undefined);
+        return;
       }
-      saveProgress();
+      tally.read(event.item);
+      const outcome = await ingestItem(event.item, ctx);
+      if (control.hard.signal.aborted) return; // abandoned at shutdown: the next worker does this item again
+      tally.handled(event.item, outcome);
+      record(key, outcome.result === "failed" ? { item: event.item.item, stage: outcome.stage, message: outcome.message } : undefined);
+      if (outcome.result === "succeeded") this.notifyIngested(tenant, jobId, outcome.document, outcome.created, outcome.chunksIndexed);
     };
 
     let fatal = "";
     try {
-      const signal = AbortSignal.any([control.stop.signal, control.hard.signal]);
-      await forEachBounded(openConnector(spec.fullSource, this.opts.web)(signal), this.opts.itemConcurrency, signal, handle);
+      const signal = AbortSignal.any([control.stop.signal, control.drain.signal, budget]);
+      const source = await job.source();
+      await forEachBounded(openConnector(source, this.opts.web)(signal), this.opts.itemConcurrency, signal, handle);
     } catch (err) {
       fatal = `reading the source failed: ${describeError(err)}`;
       log.error("job source failed", { tenant, job_id: jobId, ...errorFields(err) });
     }
     await writes;
     if (lost) return;
+    if (control.hard.signal.aborted || (control.drain.signal.aborted && !control.stop.signal.aborted)) {
+      log.info("job left for the next worker", { tenant, job_id: jobId, items_done: tally.counters.itemsProcessed });
+      return;
+    }
 
     const c = tally.counters;
     let state: "SUCCEEDED" | "FAILED" | "CANCELLED" = "SUCCEEDED";
     let error = "";
-    if (control.hard.signal.aborted) [state, error] = ["FAILED", SHUTDOWN_REASON];
-    else if (control.stop.signal.aborted) state = "CANCELLED";
+    if (control.stop.signal.aborted) state = "CANCELLED";
+    else if (Date.now() >= deadline) [state, error] = ["FAILED", `the job did not finish within its budget of ${this.opts.jobDeadlineMs} ms (INGESTION_JOB_DEADLINE_MS)`];
     else if (fatal) [state, error] = ["FAILED", fatal];
     else if (c.itemsProcessed > 0 && c.itemsFailed === c.itemsProcessed) [state, error] = ["FAILED", `every item failed (${c.itemsFailed}); the first: ${tally.firstError}`];
     if (state === "SUCCEEDED") c.passesCompleted = 1;
     const { progress, report } = tally.snapshot();
-    const row = await store.finish(tenant, jobId, { state, error, progress, report });
+    const ended = await store.finish(tenant, jobId, workerId, { state, error, progress, report });
     bus.publish(jobId);
-    if (row) {
-      log.info("job ended", { tenant, job_id: jobId, state: row.state, items: c.itemsProcessed, failed: c.itemsFailed });
-      this.notifyEnded(row);
+    if (ended) {
+      log.info("job ended", { tenant, job_id: jobId, state: ended.state, items: c.itemsProcessed, failed: c.itemsFailed });
+      this.notifyEnded(ended);
     }
   }
 

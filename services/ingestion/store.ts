@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
+import { inTransaction } from "#mesh/postgres.js";
 
 export type StoredState = "QUEUED" | "RUNNING" | "CANCELLING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
 export const ACTIVE_STATES: readonly StoredState[] = ["QUEUED", "RUNNING", "CANCELLING"];
@@ -54,6 +55,14 @@ export interface JobRow {
   error: string;
   request_id: string;
   worker_id: string;
+  /** The user who started the job ('' when unknown). */
+  caller_id: string;
+  /** Grows with every change a watcher can see; WatchJob's resume point (bigint as text). */
+  event_seq: string;
+  /** event_seq of the last state change. */
+  state_seq: string;
+  /** Counters of exactly the items in job_done_items: where a resumed job starts counting from. */
+  checkpoint: Checkpoint | null;
   create_time: Date;
   start_time: Date | null;
   update_time: Date;
@@ -65,6 +74,24 @@ export interface ItemErrorRow {
   stage: string;
   message: string;
   time: Date;
+  /** The job's event_seq when the failure was recorded (bigint as text). */
+  event_seq?: string;
+}
+
+export interface Checkpoint {
+  progress: Counters;
+  report: QualityCounts;
+  firstError: string;
+}
+
+/** One handled event of a running job, written at once: item done, its failure, the counters. */
+export interface ItemRecord {
+  /** The item's key in job_done_items; undefined for events that are not items (warnings). */
+  key?: string;
+  error?: Omit<ItemErrorRow, "time" | "event_seq">;
+  progress: Counters;
+  report: QualityCounts;
+  checkpoint: Checkpoint;
 }
 
 export interface NewJob {
@@ -100,21 +127,45 @@ const ACTIVE_SQL = `('QUEUED', 'RUNNING', 'CANCELLING')`;
 export class JobStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** Inserts a queued job; with a request id already used by the tenant, returns that job instead. */
-  async insert(tenant: string, job: NewJob, workerId: string): Promise<{ row: JobRow; created: boolean }> {
-    const inserted = await this.pool.query<JobRow>(
-      `INSERT INTO jobs (tenant_id, job_id, collection, display_name, source, mode, poll_interval_seconds, tags, metadata,
-         quality_options, state, request_id, worker_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'QUEUED', $11, $12)
-       ON CONFLICT (tenant_id, request_id) WHERE request_id <> '' DO NOTHING
-       RETURNING *`,
-      [tenant, randomUUID(), job.collection, job.displayName, JSON.stringify(job.source), job.mode, job.pollIntervalSeconds, job.tags,
-        JSON.stringify(job.metadata), JSON.stringify(job.qualityOptions), job.requestId, workerId],
-    );
-    if (inserted.rows[0]) return { row: inserted.rows[0], created: true };
+  /**
+   * Inserts a queued job, with the bytes of its uploaded files (kept until it ends, so that another worker
+   * can resume it); with a request id already used by the tenant, returns that job instead.
+   */
+  async insert(tenant: string, job: NewJob, workerId: string, callerId: string, files: Buffer[] = []): Promise<{ row: JobRow; created: boolean }> {
+    const inserted = await inTransaction(this.pool, async (client) => {
+      const res = await client.query<JobRow>(
+        `INSERT INTO jobs (tenant_id, job_id, collection, display_name, source, mode, poll_interval_seconds, tags, metadata,
+           quality_options, state, request_id, worker_id, caller_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'QUEUED', $11, $12, $13)
+         ON CONFLICT (tenant_id, request_id) WHERE request_id <> '' DO NOTHING
+         RETURNING *`,
+        [tenant, randomUUID(), job.collection, job.displayName, JSON.stringify(job.source), job.mode, job.pollIntervalSeconds, job.tags,
+          JSON.stringify(job.metadata), JSON.stringify(job.qualityOptions), job.requestId, workerId, callerId],
+      );
+      const row = res.rows[0];
+      if (row) {
+        for (const [idx, content] of files.entries()) {
+          await client.query("INSERT INTO job_files (tenant_id, job_id, idx, content) VALUES ($1, $2, $3, $4)", [tenant, row.job_id, idx, content]);
+        }
+      }
+      return row;
+    });
+    if (inserted) return { row: inserted, created: true };
     const existing = await this.findByRequestId(tenant, job.requestId);
     if (!existing) throw new Error("request id conflict without an existing job");
     return { row: existing, created: false };
+  }
+
+  /** The uploaded files' bytes of an active job, in request order. */
+  async files(tenant: string, jobId: string): Promise<Buffer[]> {
+    const res = await this.pool.query<{ content: Buffer }>("SELECT content FROM job_files WHERE tenant_id = $1 AND job_id = $2 ORDER BY idx", [tenant, jobId]);
+    return res.rows.map((r) => r.content);
+  }
+
+  /** Keys of the items a job has handled so far (a resumed job skips them). */
+  async doneItems(tenant: string, jobId: string): Promise<Set<string>> {
+    const res = await this.pool.query<{ item_key: string }>("SELECT item_key FROM job_done_items WHERE tenant_id = $1 AND job_id = $2", [tenant, jobId]);
+    return new Set(res.rows.map((r) => r.item_key));
   }
 
   async findByRequestId(tenant: string, requestId: string): Promise<JobRow | undefined> {
@@ -128,10 +179,11 @@ export class JobStore {
     return res.rows[0];
   }
 
-  async itemErrors(tenant: string, jobId: string): Promise<ItemErrorRow[]> {
+  /** The kept item errors of a job; with `afterEventSeq`, only those recorded after that event. */
+  async itemErrors(tenant: string, jobId: string, afterEventSeq?: string): Promise<ItemErrorRow[]> {
     const res = await this.pool.query<ItemErrorRow>(
-      "SELECT item, stage, message, time FROM job_item_errors WHERE tenant_id = $1 AND job_id = $2 ORDER BY seq",
-      [tenant, jobId],
+      `SELECT item, stage, message, time, event_seq FROM job_item_errors WHERE tenant_id = $1 AND job_id = $2 AND event_seq > $3 ORDER BY seq`,
+      [tenant, jobId, afterEventSeq ?? "-1"],
     );
     return res.rows;
   }
@@ -157,36 +209,51 @@ export class JobStore {
     return Number(res.rows[0]!.n);
   }
 
-  /** QUEUED -> RUNNING; undefined when the job is no longer queued (cancelled meanwhile, or swept). */
-  async markRunning(tenant: string, jobId: string): Promise<JobRow | undefined> {
+  /**
+   * Takes up a job this worker holds: QUEUED -> RUNNING; a RUNNING or CANCELLING job (resumed after its
+   * worker died) keeps its state. Undefined when the job ended meanwhile or is held by another worker.
+   */
+  async markRunning(tenant: string, jobId: string, workerId: string): Promise<JobRow | undefined> {
     const res = await this.pool.query<JobRow>(
-      `UPDATE jobs SET state = 'RUNNING', start_time = now(), update_time = now()
-       WHERE tenant_id = $1 AND job_id = $2 AND state = 'QUEUED' RETURNING *`,
-      [tenant, jobId],
+      `UPDATE jobs SET
+         state = CASE state WHEN 'QUEUED' THEN 'RUNNING' ELSE state END,
+         state_seq = CASE state WHEN 'QUEUED' THEN event_seq + 1 ELSE state_seq END,
+         event_seq = CASE state WHEN 'QUEUED' THEN event_seq + 1 ELSE event_seq END,
+         start_time = COALESCE(start_time, now()), update_time = now()
+       WHERE tenant_id = $1 AND job_id = $2 AND worker_id = $3 AND state IN ${ACTIVE_SQL} RETURNING *`,
+      [tenant, jobId, workerId],
     );
     return res.rows[0];
   }
 
-  /** Saves counters; returns the job's state, so a runner learns of a cancel made through another replica. */
-  async saveProgress(tenant: string, jobId: string, progress: Counters, report: QualityCounts): Promise<StoredState | undefined> {
-    const res = await this.pool.query<{ state: StoredState }>(
-      `UPDATE jobs SET progress = $3, quality_report = $4, update_time = now()
-       WHERE tenant_id = $1 AND job_id = $2 AND state IN ('RUNNING', 'CANCELLING') RETURNING state`,
-      [tenant, jobId, JSON.stringify(progress), JSON.stringify(report)],
-    );
-    return res.rows[0]?.state;
-  }
-
-  /** Counts an item failure; keeps its details only for the first KEPT_ITEM_ERRORS. */
-  async addItemError(tenant: string, jobId: string, error: Omit<ItemErrorRow, "time">): Promise<void> {
-    await this.pool.query(
-      `WITH counted AS (
-         UPDATE jobs SET item_error_count = item_error_count + 1, update_time = now()
-         WHERE tenant_id = $1 AND job_id = $2 RETURNING item_error_count)
-       INSERT INTO job_item_errors (tenant_id, job_id, seq, item, stage, message)
-       SELECT $1, $2, item_error_count, $3, $4, $5 FROM counted WHERE item_error_count <= $6`,
-      [tenant, jobId, error.item, error.stage, error.message, KEPT_ITEM_ERRORS],
-    );
+  /**
+   * Records one handled event of a running job in one transaction: the item as done, its failure (only the
+   * first KEPT_ITEM_ERRORS keep their details), the live counters and the checkpoint. Returns the job's
+   * state and event_seq, or undefined when this worker no longer holds the job (it ended, or another
+   * worker took it over): the runner then stops.
+   */
+  async recordItem(tenant: string, jobId: string, workerId: string, rec: ItemRecord): Promise<{ state: StoredState; eventSeq: string } | undefined> {
+    return inTransaction(this.pool, async (client) => {
+      const res = await client.query<{ state: StoredState; event_seq: string; item_error_count: number }>(
+        `UPDATE jobs SET progress = $4, quality_report = $5, checkpoint = $6, event_seq = event_seq + 1,
+           item_error_count = item_error_count + $7, update_time = now()
+         WHERE tenant_id = $1 AND job_id = $2 AND worker_id = $3 AND state IN ('RUNNING', 'CANCELLING')
+         RETURNING state, event_seq, item_error_count`,
+        [tenant, jobId, workerId, JSON.stringify(rec.progress), JSON.stringify(rec.report), JSON.stringify(rec.checkpoint), rec.error ? 1 : 0],
+      );
+      const row = res.rows[0];
+      if (!row) return undefined;
+      if (rec.key !== undefined) {
+        await client.query("INSERT INTO job_done_items (tenant_id, job_id, item_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", [tenant, jobId, rec.key]);
+      }
+      if (rec.error && row.item_error_count <= KEPT_ITEM_ERRORS) {
+        await client.query(
+          "INSERT INTO job_item_errors (tenant_id, job_id, seq, item, stage, message, event_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          [tenant, jobId, row.item_error_count, rec.error.item, rec.error.stage, rec.error.message, row.event_seq],
+        );
+      }
+      return { state: row.state, eventSeq: row.event_seq };
+    });
   }
 
   /**
@@ -198,7 +265,7 @@ export class JobStore {
       `UPDATE jobs SET
          state = CASE state WHEN 'QUEUED' THEN 'CANCELLED' ELSE 'CANCELLING' END,
          end_time = CASE state WHEN 'QUEUED' THEN now() ELSE end_time END,
-         update_time = now()
+         state_seq = event_seq + 1, event_seq = event_seq + 1, update_time = now()
        WHERE tenant_id = $1 AND job_id = $2 AND state IN ('QUEUED', 'RUNNING') RETURNING *`,
       [tenant, jobId],
     );
@@ -207,21 +274,34 @@ export class JobStore {
     return row && { row, changed: false };
   }
 
-  /** Ends a running job. A job whose cancel was requested ends CANCELLED whatever the outcome. */
+  /**
+   * Ends a running job held by `workerId` and drops what only a resumed run needed (file bytes, done
+   * items). A job whose cancel was requested ends CANCELLED whatever the outcome.
+   */
   async finish(
     tenant: string,
     jobId: string,
+    workerId: string,
     outcome: { state: "SUCCEEDED" | "FAILED" | "CANCELLED"; error: string; progress: Counters; report: QualityCounts },
   ): Promise<JobRow | undefined> {
-    const res = await this.pool.query<JobRow>(
-      `UPDATE jobs SET
-         state = CASE state WHEN 'CANCELLING' THEN 'CANCELLED' ELSE $3 END,
-         error = CASE WHEN state <> 'CANCELLING' AND $3 = 'FAILED' THEN $4 ELSE '' END,
-         progress = $5, quality_report = $6, end_time = now(), update_time = now()
-       WHERE tenant_id = $1 AND job_id = $2 AND state IN ('RUNNING', 'CANCELLING') RETURNING *`,
-      [tenant, jobId, outcome.state, outcome.error, JSON.stringify(outcome.progress), JSON.stringify(outcome.report)],
-    );
-    return res.rows[0];
+    return inTransaction(this.pool, async (client) => {
+      const res = await client.query<JobRow>(
+        `UPDATE jobs SET
+           state = CASE state WHEN 'CANCELLING' THEN 'CANCELLED' ELSE $4 END,
+           error = CASE WHEN state <> 'CANCELLING' AND $4 = 'FAILED' THEN $5 ELSE '' END,
+           progress = $6, quality_report = $7, checkpoint = NULL, end_time = now(), update_time = now(),
+           state_seq = event_seq + 1, event_seq = event_seq + 1
+         WHERE tenant_id = $1 AND job_id = $2 AND worker_id = $3 AND state IN ('RUNNING', 'CANCELLING') RETURNING *`,
+        [tenant, jobId, workerId, outcome.state, outcome.error, JSON.stringify(outcome.progress), JSON.stringify(outcome.report)],
+      );
+      if (res.rows[0]) await dropRunData(client, tenant, jobId);
+      return res.rows[0];
+    });
+  }
+
+  /** A queued job was cancelled: its file bytes are no longer needed. */
+  async dropRunData(tenant: string, jobId: string): Promise<void> {
+    await dropRunData(this.pool, tenant, jobId);
   }
 
   /** Active jobs held by other workers, grouped by worker: candidates for the orphan sweep. */
@@ -233,14 +313,16 @@ export class JobStore {
     return res.rows.map((r) => r.worker_id);
   }
 
-  /** Marks every active job of the given worker FAILED with `reason`; returns them. */
-  async failWorkerJobs(workerId: string, reason: string): Promise<JobRow[]> {
+  /**
+   * Moves every active job of a dead worker to `selfId`, oldest first, and returns them: this worker
+   * resumes them. Atomic per job, so two live workers never both take the same job.
+   */
+  async adoptWorkerJobs(deadWorkerId: string, selfId: string): Promise<JobRow[]> {
     const res = await this.pool.query<JobRow>(
-      `UPDATE jobs SET state = 'FAILED', error = $2, end_time = now(), update_time = now()
-       WHERE worker_id = $1 AND state IN ${ACTIVE_SQL} RETURNING *`,
-      [workerId, reason],
+      `UPDATE jobs SET worker_id = $2, update_time = now() WHERE worker_id = $1 AND state IN ${ACTIVE_SQL} RETURNING *`,
+      [deadWorkerId, selfId],
     );
-    return res.rows;
+    return res.rows.sort((a, b) => Number(a.seq) - Number(b.seq));
   }
 
   async ledger(tenant: string, collection: string, sourceUri: string): Promise<LedgerEntry | undefined> {
@@ -262,4 +344,9 @@ export class JobStore {
       [tenant, collection, sourceUri, entry.documentId, entry.rawHash, entry.contentHash, entry.version],
     );
   }
+}
+
+async function dropRunData(db: Pick<pg.Pool, "query">, tenant: string, jobId: string): Promise<void> {
+  await db.query("DELETE FROM job_files WHERE tenant_id = $1 AND job_id = $2", [tenant, jobId]);
+  await db.query("DELETE FROM job_done_items WHERE tenant_id = $1 AND job_id = $2", [tenant, jobId]);
 }

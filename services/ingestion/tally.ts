@@ -1,6 +1,6 @@
 import type { ConnectorEvent, SourceItem } from "./connectors/types.js";
 import type { ItemOutcome } from "./pipeline.js";
-import type { Counters, QualityCounts } from "./store.js";
+import type { Checkpoint, Counters, QualityCounts } from "./store.js";
 
 /** The contract keeps at most 50 warnings; further ones are dropped. */
 export const MAX_WARNINGS = 50;
@@ -22,14 +22,25 @@ export class JobTally {
   readonly report: QualityCounts = { itemsChecked: 0, emptyCount: 0, duplicateCount: 0, tooShortCount: 0, unparseableCount: 0, warnings: [] };
   /** The first item failure, quoted when every item failed. */
   firstError = "";
+  /** Items read and not yet handled, and their bytes: the checkpoint leaves them out. */
+  private inFlight = { items: 0, bytes: 0 };
 
   constructor(private readonly minTextLength: number) {}
+
+  /** Continues from a checkpoint of an earlier run of the same job (its worker died). */
+  restore(from: Checkpoint): void {
+    Object.assign(this.counters, from.progress);
+    Object.assign(this.report, from.report, { warnings: [...(from.report.warnings ?? [])] });
+    this.firstError = from.firstError;
+  }
 
   /** An item read from the source, before it goes through the pipeline. */
   read(item: SourceItem): void {
     this.counters.itemsDiscovered++;
     this.counters.bytesRead += item.content.length;
     this.report.itemsChecked++;
+    this.inFlight.items++;
+    this.inFlight.bytes += item.content.length;
   }
 
   /** What the pipeline made of an item read earlier. */
@@ -37,6 +48,8 @@ export class JobTally {
     const c = this.counters;
     const r = this.report;
     c.itemsProcessed++;
+    this.inFlight.items--;
+    this.inFlight.bytes -= item.content.length;
     switch (outcome.result) {
       case "succeeded":
         c.itemsSucceeded++;
@@ -90,6 +103,18 @@ export class JobTally {
   warn(message: string): void {
     const w = this.report.warnings;
     if (w.length < MAX_WARNINGS && !w.includes(message)) w.push(message);
+  }
+
+  /**
+   * The counters of the items handled so far only (reads of items still in flight are left out): what a
+   * resumed run starts from, since it reads those items again.
+   */
+  checkpoint(): Checkpoint {
+    const { progress, report } = this.snapshot();
+    progress.itemsDiscovered -= this.inFlight.items;
+    progress.bytesRead -= this.inFlight.bytes;
+    report.itemsChecked -= this.inFlight.items;
+    return { progress, report, firstError: this.firstError };
   }
 
   /** Copies for storage: the tally keeps changing while a write is in flight. */

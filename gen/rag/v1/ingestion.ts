@@ -740,6 +740,18 @@ export interface CancelJobResponse {
 export interface WatchJobRequest {
   /** Job to follow. Required. */
   jobId: string;
+  /**
+   * Resume point: the `sequence` of the last message the watcher received
+   * on an earlier stream of this job. 0 (the default) starts a new watch
+   * with a snapshot. Otherwise the stream sends only what happened after
+   * that message: the item failures recorded since (the first 100 failures
+   * of a job are kept; later ones are reported only live), then, if the job
+   * changed, one message with the job as it is now
+   * (JOB_EVENT_TYPE_STATE_CHANGED if its state changed, else
+   * JOB_EVENT_TYPE_PROGRESS), then the events that follow. A job that ended
+   * at or before `after_sequence` ends the stream at once, sending nothing.
+   */
+  afterSequence: string;
 }
 
 /** WatchJobResponse is one event of a job's life. */
@@ -755,7 +767,15 @@ export interface WatchJobResponse {
     | Job
     | undefined;
   /** The failure, for JOB_EVENT_TYPE_ITEM_FAILED; unset otherwise. */
-  itemError?: JobItemError | undefined;
+  itemError?:
+    | JobItemError
+    | undefined;
+  /**
+   * Position of this message in the job's history: grows with every change
+   * of the job (state, progress, item failure), strictly increasing within
+   * a stream. Pass the last one seen as `after_sequence` to resume.
+   */
+  sequence: string;
 }
 
 function createBaseUploadedFile(): UploadedFile {
@@ -4114,13 +4134,16 @@ export const CancelJobResponse: MessageFns<CancelJobResponse> = {
 };
 
 function createBaseWatchJobRequest(): WatchJobRequest {
-  return { jobId: "" };
+  return { jobId: "", afterSequence: "0" };
 }
 
 export const WatchJobRequest: MessageFns<WatchJobRequest> = {
   encode(message: WatchJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.jobId !== "") {
       writer.uint32(10).string(message.jobId);
+    }
+    if (message.afterSequence !== "0") {
+      writer.uint32(16).int64(message.afterSequence);
     }
     return writer;
   },
@@ -4146,6 +4169,14 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
             message.jobId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.afterSequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4165,6 +4196,11 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
         : isSet(object.job_id)
         ? globalThis.String(object.job_id)
         : "",
+      afterSequence: isSet(object.afterSequence)
+        ? globalThis.String(object.afterSequence)
+        : isSet(object.after_sequence)
+        ? globalThis.String(object.after_sequence)
+        : "0",
     };
   },
 
@@ -4172,6 +4208,9 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
     const obj: any = {};
     if (message.jobId !== "") {
       obj.jobId = message.jobId;
+    }
+    if (message.afterSequence !== "0") {
+      obj.afterSequence = message.afterSequence;
     }
     return obj;
   },
@@ -4182,12 +4221,13 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
   fromPartial<I extends Exact<DeepPartial<WatchJobRequest>, I>>(object: I): WatchJobRequest {
     const message = createBaseWatchJobRequest();
     message.jobId = object.jobId ?? "";
+    message.afterSequence = object.afterSequence ?? "0";
     return message;
   },
 };
 
 function createBaseWatchJobResponse(): WatchJobResponse {
-  return { eventType: 0, job: undefined, itemError: undefined };
+  return { eventType: 0, job: undefined, itemError: undefined, sequence: "0" };
 }
 
 export const WatchJobResponse: MessageFns<WatchJobResponse> = {
@@ -4200,6 +4240,9 @@ export const WatchJobResponse: MessageFns<WatchJobResponse> = {
     }
     if (message.itemError !== undefined) {
       JobItemError.encode(message.itemError, writer.uint32(26).fork()).join();
+    }
+    if (message.sequence !== "0") {
+      writer.uint32(32).int64(message.sequence);
     }
     return writer;
   },
@@ -4241,6 +4284,14 @@ export const WatchJobResponse: MessageFns<WatchJobResponse> = {
             message.itemError = JobItemError.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sequence = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4266,6 +4317,7 @@ export const WatchJobResponse: MessageFns<WatchJobResponse> = {
         : isSet(object.item_error)
         ? JobItemError.fromJSON(object.item_error)
         : undefined,
+      sequence: isSet(object.sequence) ? globalThis.String(object.sequence) : "0",
     };
   },
 
@@ -4280,6 +4332,9 @@ export const WatchJobResponse: MessageFns<WatchJobResponse> = {
     if (message.itemError !== undefined) {
       obj.itemError = JobItemError.toJSON(message.itemError);
     }
+    if (message.sequence !== "0") {
+      obj.sequence = message.sequence;
+    }
     return obj;
   },
 
@@ -4293,6 +4348,7 @@ export const WatchJobResponse: MessageFns<WatchJobResponse> = {
     message.itemError = (object.itemError !== undefined && object.itemError !== null)
       ? JobItemError.fromPartial(object.itemError)
       : undefined;
+    message.sequence = object.sequence ?? "0";
     return message;
   },
 };
@@ -4372,6 +4428,11 @@ export const IngestionServiceService = {
    * message that reports a terminal state; for a job that has already ended
    * only the snapshot is sent. The client may cancel the stream at any time
    * without affecting the job.
+   *
+   * Streams are cut now and then (connection ageing, a server restart): a
+   * watcher then calls again with `after_sequence` set to the `sequence` of
+   * the last message it saw, and the stream resumes after it, repeating
+   * nothing (see WatchJobRequest).
    */
   watchJob: {
     path: "/rag.v1.IngestionService/WatchJob" as const,
@@ -4412,6 +4473,11 @@ export interface IngestionServiceServer extends UntypedServiceImplementation {
    * message that reports a terminal state; for a job that has already ended
    * only the snapshot is sent. The client may cancel the stream at any time
    * without affecting the job.
+   *
+   * Streams are cut now and then (connection ageing, a server restart): a
+   * watcher then calls again with `after_sequence` set to the `sequence` of
+   * the last message it saw, and the stream resumes after it, repeating
+   * nothing (see WatchJobRequest).
    */
   watchJob: handleServerStreamingCall<WatchJobRequest, WatchJobResponse>;
 }
@@ -4500,6 +4566,11 @@ export interface IngestionServiceClient extends Client {
    * message that reports a terminal state; for a job that has already ended
    * only the snapshot is sent. The client may cancel the stream at any time
    * without affecting the job.
+   *
+   * Streams are cut now and then (connection ageing, a server restart): a
+   * watcher then calls again with `after_sequence` set to the `sequence` of
+   * the last message it saw, and the stream resumes after it, repeating
+   * nothing (see WatchJobRequest).
    */
   watchJob(request: WatchJobRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchJobResponse>;
   watchJob(
