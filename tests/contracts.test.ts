@@ -41,6 +41,7 @@ const INTERNAL_RPCS = new Set([
   "rag.v1.DocumentsService/UpdateDocumentStatus", // ingestion marks documents indexed/failed
   "rag.v1.IdentityService/Authenticate", // gateway resolves credentials
   "rag.v1.IdentityService/RecordQuery", // query appends to the caller's history
+  "rag.v1.IdentityService/WatchRevocations", // gateways learn of revoked API keys
   "rag.v1.NotificationsService/Publish", // services emit webhook events
 ]);
 

@@ -81,6 +81,7 @@ test("the descriptor set has annotated and internal RPCs to check", () => {
     "rag.v1.DocumentsService/UpdateDocumentStatus",
     "rag.v1.IdentityService/Authenticate",
     "rag.v1.IdentityService/RecordQuery",
+    "rag.v1.IdentityService/WatchRevocations",
     "rag.v1.NotificationsService/Publish",
   ]);
 });
