@@ -400,6 +400,10 @@ export class LocalStack implements StackInfo {
       } catch {
         return;
       }
+      // The dead postmaster's backends outlive it for a moment. A new postmaster on the same data must not
+      // run beside them (the launcher clears the stale postmaster.pid, which is what would have told
+      // Postgres): wait for its process group to empty, and end what is left of it.
+      if (!(await processGroupGone(dead.pid, this.abort.signal))) return;
       this.postgresRestarts += 1;
       this.postgresState = "starting";
       const attempt = performance.now();
@@ -438,6 +442,41 @@ function entryPoint(name: ServiceName): string {
 function lastLinesOf(child: KeptProcess): string {
   const lines = child.current.recentLines();
   return lines.length === 0 ? `\n  (${child.name} wrote nothing)` : `\n  last lines of ${child.name}:\n    ${lines.join("\n    ")}`;
+}
+
+/**
+ * Waits (bounded, 10 s) for every process of group `pgid` to end, then SIGKILLs what is left and waits
+ * again (bounded too: a zombie nobody reaps would count as alive forever). Resolves false only when
+ * `signal` aborts first: after the bounds, the caller goes on and Postgres has the last word.
+ */
+async function processGroupGone(pgid: number, signal: AbortSignal): Promise<boolean> {
+  const alive = () => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+  };
+  for (const [bound, then] of [[10_000, "SIGKILL"], [10_000, undefined]] as const) {
+    const deadline = Date.now() + bound;
+    while (alive() && Date.now() < deadline) {
+      try {
+        await sleep(50, undefined, { signal });
+      } catch {
+        return false;
+      }
+    }
+    if (!alive()) return true;
+    if (then) {
+      try {
+        process.kill(-pgid, then);
+      } catch {
+        // gone in between
+      }
+    }
+  }
+  return !signal.aborted;
 }
 
 /** Polls `url` until it answers 2xx (a process's liveness endpoint); rejects once `signal` aborts. */

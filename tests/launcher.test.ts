@@ -169,6 +169,38 @@ test("a service killed with SIGKILL is restarted by the launcher, and asks succe
   await assertNothingLeft([...tree, ...restarted]);
 });
 
+test("embedded Postgres killed with SIGKILL is restarted on its data; services that keep state recover by themselves", { timeout: 300_000 }, async (t) => {
+  const launcher = new Launcher(env);
+  const ready = await launcher.waitUntilReady();
+  const tree = launcher.processTree(ready);
+  const listDocuments = () =>
+    fetch(`http://127.0.0.1:${gatewayPort}/v1/documents`, { headers: { "x-api-key": ADMIN_KEY }, signal: AbortSignal.timeout(30_000) });
+  assert.equal((await listDocuments()).status, 200);
+
+  const postmaster = ready.pids.get("postgres")!;
+  process.kill(postmaster, "SIGKILL");
+  await launcher.waitForLine(new RegExp(`postgres \\(pid ${postmaster}\\) exited unexpectedly: killed by SIGKILL`), 30_000);
+  const back = await launcher.waitForLine(/postgres is back on .* \(pid \d+, restart 1\)/, READY_TIMEOUT_MS);
+  t.diagnostic(back);
+
+  // Identity (the key) and documents (the list) read Postgres: their pools reconnect on their own.
+  const deadline = Date.now() + 120_000;
+  let last = "";
+  for (;;) {
+    const res = await listDocuments().catch((err: Error) => err);
+    if (!(res instanceof Error) && res.status === 200) break;
+    last = res instanceof Error ? res.message : `${res.status} ${await res.text()}`;
+    if (Date.now() > deadline) assert.fail(`the REST API did not recover after Postgres came back: ${last}\n${launcher.output().split("\n").slice(-40).join("\n")}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await until(async () => (await Promise.all(SERVICE_NAMES.map((n) => healthOf(n).catch(() => "no answer")))).every((h) => h === "SERVING"), 120_000, () => "not every service is SERVING again");
+
+  for (const line of launcher.output().split("\n")) if (/launcher .*(exited unexpectedly|restart|NOT restarting)/.test(line)) t.diagnostic(line);
+  const now = descendants(launcher.child.pid!); // the new postmaster and anything restarted
+  await launcher.interruptAndExpectCleanExit();
+  await assertNothingLeft([...tree, ...now]);
+});
+
 test("Ctrl-C while a crashed service waits for its restart stops everything at once, leaving nothing behind", { timeout: 240_000 }, async () => {
   // An hour's backoff: were the wait not cancelled by Ctrl-C, the launcher would not exit within the bound below.
   const launcher = new Launcher({ ...env, RAG_RESTART_DELAY_MS: "3600000", RAG_RESTART_MAX_DELAY_MS: "3600000" });
@@ -429,9 +461,9 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function until(condition: () => boolean, timeoutMs: number, explain: () => string): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, explain: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) assert.fail(explain());
     await new Promise((r) => setTimeout(r, 100));
   }
