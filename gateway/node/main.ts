@@ -39,10 +39,12 @@ const upstream = (service: string) => {
 const identity = connect(IdentityServiceClient, "identity", { auth: "none" });
 // Revoked keys are announced by identity and refused here at once, whatever the caches hold. The stream is
 // held with a service token and reopened whenever it ends (identity restarting, connection ageing, its deadline).
+const REVOCATION_WATCH_GRACE_MS = 10_000;
 const revocationSource = connect(IdentityServiceClient, "identity", { deadlineMs: 10 * 60_000 });
 const revocations = watchRevocations({
   open: (signal) => revocationSource.watchRevocations({}, { signal }),
-  onChange: (live) => (live ? log.info("watching key revocations") : log.warn("key revocation watch lost; API-key exchanges are not reused until it is back")),
+  // Info only: streams end routinely (connection ageing, deadlines); a failure to reconnect is logged as a warning by the watch.
+  onChange: (live) => log.info(live ? "watching key revocations" : "key revocation watch ended; reconnecting (API-key exchanges are not reused meanwhile)"),
 });
 const limiter = createRateLimiter(env.GATEWAY_RATE_LIMITS ?? parseRateLimitConfig(undefined), env.REDIS_URL, { prefix: "rag:gateway:ratelimit:" });
 const registry = loadRegistry(env.GATEWAY_DESCRIPTORS);
@@ -69,7 +71,8 @@ const gateway = createGateway({
   policy: edgeAuth,
   readinessDetail: (req) => edgeAuth.mayReadReadiness(req),
   ready: async () => {
-    if (!revocations.live) throw new Error("not watching identity's key revocations");
+    // A stream that ends (connection ageing, its deadline) is back within moments: only a longer gap counts.
+    if (revocations.downForMs() > REVOCATION_WATCH_GRACE_MS) throw new Error("not watching identity's key revocations");
   },
   maxBodyBytes: env.GATEWAY_MAX_BODY_BYTES,
   cors: { allowedOrigins: env.GATEWAY_CORS_ORIGINS },

@@ -67,6 +67,11 @@ export interface RevocationWatch {
   readonly live: boolean;
   /** Resolves the first time the watch becomes live. */
   readonly firstLive: Promise<void>;
+  /**
+   * How long the watch has not been live: 0 while live, Infinity before it was ever live. Streams end now
+   * and then (connection ageing, deadlines) and reconnect within moments; readiness can allow for that.
+   */
+  downForMs(): number;
   close(): void;
 }
 
@@ -92,12 +97,14 @@ export function watchRevocations(opts: WatchOptions): RevocationWatch {
   const max = opts.maxBackoffMs ?? 5_000;
   const stop = new AbortController();
   let live = false;
+  let downSince = Number.NEGATIVE_INFINITY;
   let resolveFirst!: () => void;
   const firstLive = new Promise<void>((resolve) => (resolveFirst = resolve));
   const setLive = (value: boolean) => {
     if (live === value) return;
     live = value;
     if (value) resolveFirst();
+    else downSince = Date.now();
     opts.onChange?.(value);
   };
 
@@ -135,6 +142,7 @@ export function watchRevocations(opts: WatchOptions): RevocationWatch {
       return live;
     },
     firstLive,
+    downForMs: () => (live ? 0 : Date.now() - downSince),
     close() {
       stop.abort();
       setLive(false);

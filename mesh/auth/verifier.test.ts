@@ -70,8 +70,10 @@ test("revocation watch: applies batches, goes live on the first, and reconnects 
   const gotB = new Promise<void>((resolve) => (sawB = resolve));
   into.onRevoked((id) => id === "b" && sawB());
   const watch = watchRevocations({ open: (signal) => streams[Math.min(opened++, streams.length - 1)]!(signal), into, backoffMs: 1, onChange: (live) => changes.push(live) });
+  assert.equal(watch.downForMs(), Number.POSITIVE_INFINITY, "never live yet");
   await watch.firstLive;
   await gotB;
+  assert.equal(watch.downForMs(), 0);
   assert.ok(into.has("a") && into.has("b"));
   assert.equal(watch.live, true);
   assert.equal(opened, 3);
