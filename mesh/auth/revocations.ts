@@ -111,6 +111,7 @@ export function watchRevocations(opts: WatchOptions): RevocationWatch {
   void (async () => {
     let delay = base;
     let lastProblem = "";
+    let failures = 0;
     while (!stop.signal.aborted) {
       try {
         for await (const batch of opts.open(stop.signal)) {
@@ -119,12 +120,16 @@ export function watchRevocations(opts: WatchOptions): RevocationWatch {
           setLive(true);
           delay = base;
           lastProblem = "";
+          failures = 0;
         }
       } catch (err) {
         if (stop.signal.aborted) break;
         const problem = err instanceof Error ? err.message : String(err);
-        // One line per kind of problem, not one per retry.
-        if (problem !== lastProblem) log.warn("revocation watch interrupted; reconnecting", { error: problem });
+        // A live stream cut once (connection ageing) is routine; failing to get it back is worth a warning,
+        // once per kind of problem rather than once per retry.
+        failures++;
+        if (failures === 1) log.info("revocation watch interrupted; reconnecting", { error: problem });
+        else if (problem !== lastProblem) log.warn("revocation watch cannot reconnect; retrying", { error: problem, attempts: failures });
         lastProblem = problem;
       }
       setLive(false);
