@@ -129,7 +129,7 @@ export function watchRevocations(opts: WatchOptions): RevocationWatch {
         // once per kind of problem rather than once per retry.
         failures++;
         if (failures === 1) log.info("revocation watch interrupted; reconnecting", { error: problem });
-        else if (problem !== lastProblem) log.warn("revocation watch cannot reconnect; retrying", { error: problem, attempts: failures });
+        else if (failures === 2 || problem !== lastProblem) log.warn("revocation watch cannot reconnect; retrying", { error: problem, attempts: failures });
         lastProblem = problem;
       }
       setLive(false);
