@@ -11,14 +11,14 @@ export const documentsEnvSchema = z
     /** Most characters a chunk repeats from the end of the one before it (same section only). */
     CHUNK_OVERLAP: z.coerce.number().int().min(0).default(100),
 
-    /* Parsing untrusted files: worker threads, and what one file may cost (parsing/limits.ts, parsing/pool.ts). */
-    /** Worker threads that parse files (all formats but plain text). */
+    /* Parsing untrusted files: worker processes, and what one file may cost (parsing/limits.ts, parsing/pool.ts). */
+    /** Worker processes that parse files (all formats but plain text). */
     PARSE_WORKERS: z.coerce.number().int().min(1).max(32).default(2),
     /** Files that may wait for a parse worker; one more is refused with RESOURCE_EXHAUSTED. */
     PARSE_QUEUE: z.coerce.number().int().min(0).max(10_000).default(16),
-    /** Wall-clock limit of one parse; the worker is then terminated and replaced. */
+    /** Wall-clock limit of one parse; the worker is then killed and replaced. */
     PARSE_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
-    /** Heap of each parse worker (V8 old generation). pdf.js alone needs a few tens of MB. */
+    /** V8 heap of each parse worker (--max-old-space-size). pdf.js alone needs a few tens of MB. */
     PARSE_MAX_MEMORY_MB: z.coerce.number().int().min(128).default(512),
     /** Bytes a .docx may inflate to, declared or actual. */
     PARSE_MAX_EXPANDED_BYTES: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxExpandedBytes),

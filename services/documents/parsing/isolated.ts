@@ -9,7 +9,7 @@ export interface DocumentParser {
 }
 
 export interface IsolationOptions {
-  /** Parse worker threads. */
+  /** Parse worker processes. */
   workers: number;
   /** Files that may wait for a worker before uploads are refused with RESOURCE_EXHAUSTED. */
   queue: number;
@@ -19,7 +19,7 @@ export interface IsolationOptions {
 }
 
 /**
- * Parses untrusted files in worker threads (pool.ts) under the format limits (limits.ts), a heap limit
+ * Parses untrusted files in worker processes (pool.ts) under the format limits (limits.ts), a heap limit
  * and a time limit. Running out of time or memory is INVALID_ARGUMENT naming the limit, like every other
  * limit: the file is at fault and the same file fails again, so a client must not retry it (which
  * RESOURCE_EXHAUSTED, 429 at the gateway, or DEADLINE_EXCEEDED would invite). RESOURCE_EXHAUSTED is kept
@@ -45,17 +45,9 @@ export class IsolatedParser implements DocumentParser {
   async parse(body: string | Buffer, contentType: string, filename: string, signal?: AbortSignal): Promise<ParsedText> {
     requireSupported(contentType, filename); // refused here, not after a wait for a worker
     if (parsesInline(contentType)) return parse(body, contentType, filename, signal, this.opts.limits);
-    let transfer: ArrayBuffer[] = [];
-    let sent: string | Uint8Array = body as string;
-    if (typeof body !== "string") {
-      // A copy the worker can own: the request's Buffer may share its memory with other data.
-      const copy = new Uint8Array(body.length);
-      copy.set(body);
-      sent = copy;
-      transfer = [copy.buffer];
-    }
     try {
-      return await this.pool.run({ body: sent, contentType, filename, limits: this.opts.limits }, transfer, signal);
+      // Node's serializer copies a Buffer's own bytes, not the larger pool a request's Buffer may sit in.
+      return await this.pool.run({ body, contentType, filename, limits: this.opts.limits }, signal);
     } catch (err) {
       if (!(err instanceof WorkerLimitError)) throw err;
       const field = typeof body === "string" ? "text" : "content";

@@ -1,4 +1,3 @@
-import { threadId } from "node:worker_threads";
 import { InvalidArgumentError } from "#mesh/errors.js";
 import { serveJobs } from "./worker-host.js";
 
@@ -10,11 +9,11 @@ serveJobs(async (payload) => {
   const job = payload as TestJob;
   switch (job.op) {
     case "echo":
-      return { value: { value: job.value, threadId } };
+      return { value: job.value, pid: process.pid };
     case "bytes":
-      return { value: { length: job.data.byteLength, sum: job.data.reduce((a, b) => a + b, 0) } };
+      return { length: job.data.byteLength, sum: job.data.reduce((a, b) => a + b, 0) };
     case "spin":
-      for (;;); // never yields: only terminating the thread ends it
+      for (;;); // never yields: only killing the process ends it
     case "oom": {
       const hoard: string[][] = [];
       for (let i = 0; ; i++) hoard.push(Array.from({ length: 100_000 }, (_, j) => `${i}:${j}`));

@@ -1,33 +1,37 @@
-import { Worker } from "node:worker_threads";
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { ResourceExhaustedError, UnavailableError } from "#mesh/errors.js";
 import { errorFields, log } from "#mesh/logger.js";
 import { revive, type FromWorker } from "./worker-host.js";
 
 /*
- * A small, bounded pool of worker threads for work that untrusted input can make arbitrarily expensive.
+ * A small, bounded pool of worker processes for work that untrusted input can make arbitrarily expensive.
  * Each worker has its own heap limit, so a file that needs gigabytes kills only its worker; each job has a
- * wall-clock limit, after which its worker is terminated mid-job (synchronous code cannot be interrupted
- * any other way). A dead worker is replaced. The event loop of the service never runs the work, so its
- * other calls keep their latency, and the queue in front of the workers is bounded.
+ * wall-clock limit, after which its worker is killed mid-job (synchronous code cannot be interrupted any
+ * other way). A dead worker is replaced. The event loop of the service never runs the work, so its other
+ * calls keep their latency, and the queue in front of the workers is bounded.
+ *
+ * Processes, not worker threads: a worker thread's heap limit does not contain every exhaustion. When one
+ * allocation jumps past the limit (a 300 MB string from a zip bomb, say), V8 grants the thread some slack,
+ * the next allocation fails, and V8 aborts the whole process, service and all (seen on Node 20 with
+ * resourceLimits.maxOldGenerationSizeMb). A child process that aborts takes only itself down.
  */
-
-const ENTRY = new URL("./worker-entry.mjs", import.meta.url);
 
 /** Workers that die before they ever report ready in a row: the module is broken, not the input. */
 const MAX_START_FAILURES = 3;
 
 export interface PoolOptions {
-  /** The worker's TypeScript module; it calls serveJobs (worker-host.ts). */
+  /** The worker's TypeScript module, run with tsx like the services; it calls serveJobs (worker-host.ts). */
   module: URL;
   /** What the pool does, for messages and logs. */
   name: string;
-  /** Worker threads at most (started when first needed). */
+  /** Worker processes at most (started when first needed). */
   size: number;
   /** Jobs that may wait for a worker; one more is refused with RESOURCE_EXHAUSTED. */
   queue: number;
   /** Wall-clock limit of one job, from when a worker starts it. */
   timeoutMs: number;
-  /** Old-generation heap of each worker. */
+  /** V8 heap (old generation) of each worker. Buffers live outside it: the format limits bound those. */
   maxMemoryMb: number;
   /** Settings to name in refusals, e.g. { queue: "PARSE_QUEUE" }. */
   settings?: { size?: string; queue?: string };
@@ -47,7 +51,6 @@ export class WorkerLimitError extends Error {
 interface Job {
   id: number;
   payload: unknown;
-  transfer: ArrayBuffer[];
   resolve(value: unknown): void;
   reject(err: unknown): void;
   signal?: AbortSignal;
@@ -57,15 +60,19 @@ interface Job {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: ChildProcess;
   ready: boolean;
   job?: Job;
   timer?: NodeJS.Timeout;
   /** Being terminated by the pool: no longer counted, its replacement may already start. */
   ending: boolean;
-  /** The last error the worker reported ('error' comes before 'exit'). */
+  /** The end of what the worker wrote to stderr: how an abort says why (V8's "heap out of memory"). */
+  stderr: string;
   error?: Error;
 }
+
+/** What V8 prints when a heap limit kills a process. */
+const OUT_OF_MEMORY = /heap out of memory|Reached heap limit|Allocation failed/;
 
 export class WorkerPool<In, Out> {
   private readonly slots = new Set<Slot>();
@@ -76,8 +83,8 @@ export class WorkerPool<In, Out> {
 
   constructor(private readonly opts: PoolOptions) {}
 
-  /** Runs one job on a worker. `transfer` moves buffers to the worker instead of copying them. */
-  run(payload: In, transfer: ArrayBuffer[] = [], signal?: AbortSignal): Promise<Out> {
+  /** Runs one job on a worker (the payload is copied to it with structured clone). */
+  run(payload: In, signal?: AbortSignal): Promise<Out> {
     if (this.closed) return Promise.reject(new UnavailableError(`the ${this.opts.name} workers are shutting down`));
     if (signal?.aborted) return Promise.reject(signal.reason);
     const running = [...this.slots].filter((s) => s.job).length;
@@ -86,7 +93,7 @@ export class WorkerPool<In, Out> {
       return Promise.reject(new ResourceExhaustedError(`${this.opts.name}: all ${this.opts.size} workers are busy and ${this.waiting.length} jobs are waiting${setting}; retry later`));
     }
     return new Promise<Out>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, payload, transfer, resolve: resolve as (v: unknown) => void, reject, settled: false };
+      const job: Job = { id: this.nextId++, payload, resolve: resolve as (v: unknown) => void, reject, settled: false };
       if (signal) {
         job.signal = signal;
         job.onAbort = () => {
@@ -113,7 +120,7 @@ export class WorkerPool<In, Out> {
         clearTimeout(slot.timer);
         if (slot.job) this.settle(slot.job, () => slot.job!.reject(gone));
         slot.ending = true;
-        return slot.worker.terminate();
+        return this.kill(slot);
       }),
     );
   }
@@ -141,23 +148,41 @@ export class WorkerPool<In, Out> {
   }
 
   private spawn(): void {
-    const worker = new Worker(ENTRY, {
-      workerData: { module: this.opts.module.href },
+    const worker = fork(fileURLToPath(this.opts.module), [], {
       // Not the parent's flags: those start telemetry or the test runner, which a worker must not.
-      execArgv: [],
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxMemoryMb },
+      execArgv: ["--import", "tsx", `--max-old-space-size=${this.opts.maxMemoryMb}`],
+      serialization: "advanced", // Buffers and typed arrays cross as such
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
     });
-    const slot: Slot = { worker, ready: false, ending: false };
+    const slot: Slot = { worker, ready: false, ending: false, stderr: "" };
     this.slots.add(slot);
+    worker.stderr!.setEncoding("utf8");
+    worker.stderr!.on("data", (text: string) => {
+      process.stderr.write(text);
+      slot.stderr = (slot.stderr + text).slice(-4096);
+    });
     worker.on("message", (message: FromWorker) => this.onMessage(slot, message));
     worker.on("error", (err) => (slot.error = err));
-    worker.on("exit", (code) => this.onExit(slot, code));
+    worker.on("exit", (code, signal) => this.onExit(slot, code ?? signal ?? "unknown"));
   }
 
   private dispatch(slot: Slot, job: Job): void {
     slot.job = job;
     slot.timer = setTimeout(() => this.timeOut(slot), this.opts.timeoutMs);
-    slot.worker.postMessage({ id: job.id, payload: job.payload }, job.transfer);
+    slot.worker.send({ id: job.id, payload: job.payload }, (err) => {
+      // The worker died as the job was sent: its exit answers the job.
+      if (err) slot.error ??= err;
+    });
+  }
+
+  /** SIGKILL, and resolves once the worker is gone. */
+  private kill(slot: Slot): Promise<void> {
+    const worker = slot.worker;
+    if (worker.exitCode !== null || worker.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      worker.once("exit", () => resolve());
+      worker.kill("SIGKILL");
+    });
   }
 
   private onMessage(slot: Slot, message: FromWorker): void {
@@ -181,25 +206,25 @@ export class WorkerPool<In, Out> {
     slot.ending = true;
     log.warn(`a ${this.opts.name} job ran past its time limit: its worker is replaced`, { limitMs: this.opts.timeoutMs });
     if (job) this.settle(job, () => job.reject(new WorkerLimitError("time", `took longer than ${this.opts.timeoutMs} ms`)));
-    void slot.worker.terminate();
+    void this.kill(slot);
     this.pump();
   }
 
-  private onExit(slot: Slot, code: number): void {
+  private onExit(slot: Slot, code: number | string): void {
     this.slots.delete(slot);
     clearTimeout(slot.timer);
     const job = slot.job;
     slot.job = undefined;
     if (this.closed || (slot.ending && !job)) return;
-    const outOfMemory = (slot.error as { code?: string } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY";
+    const outOfMemory = OUT_OF_MEMORY.test(slot.stderr);
     if (job) {
       const err = outOfMemory
         ? new WorkerLimitError("memory", `needed more than ${this.opts.maxMemoryMb} MB of memory`)
-        : new Error(`the ${this.opts.name} worker stopped (exit code ${code})${slot.error ? `: ${slot.error.message}` : ""}`);
+        : new Error(`the ${this.opts.name} worker stopped (exit ${code})${slot.error ? `: ${slot.error.message}` : ""}`);
       log.warn(`a ${this.opts.name} worker died during a job: it is replaced`, { exitCode: code, outOfMemory, ...(slot.error && !outOfMemory ? errorFields(slot.error) : {}) });
       this.settle(job, () => job.reject(err));
     } else if (!slot.ready) {
-      log.error(`a ${this.opts.name} worker failed to start`, { exitCode: code, ...errorFields(slot.error) });
+      log.error(`a ${this.opts.name} worker failed to start`, { exitCode: code, stderr: slot.stderr.slice(-1000), ...(slot.error ? errorFields(slot.error) : {}) });
       if (++this.startFailures >= MAX_START_FAILURES) {
         const err = new UnavailableError(`the ${this.opts.name} workers cannot start; see the service's log`);
         for (const waiting of this.waiting.splice(0)) this.settle(waiting, () => waiting.reject(err));

@@ -1,7 +1,6 @@
-import { parentPort } from "node:worker_threads";
 import { InvalidArgumentError, RpcError } from "#mesh/errors.js";
 
-/* The worker side of WorkerPool: the message protocol and how errors cross the thread boundary. */
+/* The worker side of WorkerPool: the message protocol and how errors cross the process boundary. */
 
 export type ToWorker = { id: number; payload: unknown };
 export type FromWorker =
@@ -9,7 +8,7 @@ export type FromWorker =
   | { type: "done"; id: number; value: unknown }
   | { type: "failed"; id: number; error: CarriedError };
 
-/** Errors are cloned field by field across threads and lose their class: this keeps what a caller needs. */
+/** Errors are cloned field by field across processes and lose their class: this keeps what a caller needs. */
 export type CarriedError =
   | { kind: "invalid"; field: string; problem: string }
   | { kind: "rpc"; code: number; message: string; details: Record<string, unknown> }
@@ -37,17 +36,19 @@ export function revive(carried: CarriedError): Error {
 }
 
 /**
- * Runs in a worker: answers each job with `handle`'s result (transferring the buffers it lists) or its
- * error. Jobs arrive one at a time (the pool sends a worker its next job only after the last answer).
+ * Runs in a worker process: answers each job with `handle`'s result or its error. Jobs arrive one at a
+ * time (the pool sends a worker its next job only after the last answer).
  */
-export function serveJobs(handle: (payload: unknown) => Promise<{ value: unknown; transfer?: ArrayBuffer[] }>): void {
-  const port = parentPort;
-  if (!port) throw new Error("serveJobs runs in a worker thread");
-  port.on("message", (message: ToWorker) => {
+export function serveJobs(handle: (payload: unknown) => Promise<unknown>): void {
+  const send = process.send?.bind(process);
+  if (!send) throw new Error("serveJobs runs in a worker process started by WorkerPool");
+  process.on("message", (message: ToWorker) => {
     void handle(message.payload).then(
-      ({ value, transfer }) => port.postMessage({ type: "done", id: message.id, value } satisfies FromWorker, transfer ?? []),
-      (err: unknown) => port.postMessage({ type: "failed", id: message.id, error: carry(err) } satisfies FromWorker),
+      (value) => send({ type: "done", id: message.id, value } satisfies FromWorker),
+      (err: unknown) => send({ type: "failed", id: message.id, error: carry(err) } satisfies FromWorker),
     );
   });
-  port.postMessage({ type: "ready" } satisfies FromWorker);
+  // The service went away (even by SIGKILL): so does its worker.
+  process.on("disconnect", () => process.exit(0));
+  send({ type: "ready" } satisfies FromWorker);
 }
