@@ -1,4 +1,5 @@
 import { log } from "#mesh/logger.js";
+import { EgressRefusedError } from "#mesh/egress.js";
 import { postOnce } from "./post.js";
 import { signatureHeaders } from "./signing.js";
 import type { AttemptOutcome, ClaimedDelivery, NotificationStore, RetryPolicy } from "./store.js";
@@ -124,7 +125,9 @@ export class Dispatcher {
       if (!ok) error = `HTTP ${res.status}${res.bodyStart ? `: ${res.bodyStart}` : ""}`;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      error = e.code && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message;
+      // The delivery log is the tenant's to read: a refusal says why, not which internal address a name resolved to.
+      if (err instanceof EgressRefusedError) error = "the destination is or resolves to an internal address, where deliveries are refused";
+      else error = e.code && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message;
     }
     return { ok, httpStatus, error, startTime, durationMs: Date.now() - startTime.getTime() };
   }
