@@ -115,6 +115,9 @@ export class JobRunner {
       const stored = JobSource.fromJSON(row.source);
       if (stored.kind?.$case === "files") {
         const bytes = await store.files(row.tenant_id, row.job_id);
+        if (bytes.length !== stored.kind.value.files.length) {
+          throw new Error("the uploaded files of this job were not kept (it was started by an older release); start the job again");
+        }
         stored.kind.value.files = stored.kind.value.files.map((f, i) => ({ ...f, content: bytes[i] ?? Buffer.alloc(0) }));
       }
       return stored;
