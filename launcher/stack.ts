@@ -1,7 +1,10 @@
 /**
  * The local stack as one object: Postgres (embedded, or an external DATABASE_URL), one database per
  * service that keeps state, every service as its own process, and an orderly stop — services first,
- * the database last. main.ts wraps it in a CLI; tests may use startStack() directly.
+ * the database last. Once the stack is up, a service, the gateway or the embedded postmaster that ends on
+ * its own is restarted on the same ports after a backoff (KeptProcess, RestartPolicy), so the stack heals
+ * without a person; during start-up one dead process still fails the whole start. main.ts wraps it in a
+ * CLI; tests may use startStack() directly.
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";

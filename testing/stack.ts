@@ -5,6 +5,7 @@ import { SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
 import { StaticDiscovery } from "#mesh/discovery.js";
 import { findFreePort, findFreePortRange } from "#launcher/ports.js";
 import { startStack, type LocalStack } from "#launcher/stack.js";
+import type { ChildExit } from "#launcher/supervisor.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
@@ -14,6 +15,11 @@ export interface TestStack {
   discovery: StaticDiscovery;
   /** The last lines every process wrote, for failure messages. */
   recentLog(): string;
+  /**
+   * Every process that ended on its own while the stack was up, in order. The launcher restarts it, so a
+   * crash would otherwise pass unnoticed: a test that must cause none asserts this stays empty.
+   */
+  unexpectedExits: { name: string; exit: ChildExit }[];
   stop(): Promise<void>;
 }
 
@@ -32,6 +38,7 @@ export async function startTestStack(env: Record<string, string> = {}, services:
   for (let i = 0; i < SERVICE_NAMES.length; i++) taken.add(adminPortBase + i);
   const gatewayPort = await findFreePortRange(1, taken);
   const lines: string[] = [];
+  const unexpectedExits: TestStack["unexpectedExits"] = [];
   let stack: LocalStack;
   try {
     stack = await startStack({
@@ -44,6 +51,7 @@ export async function startTestStack(env: Record<string, string> = {}, services:
       gatewayPort: services.includes("identity") ? gatewayPort : false,
       databaseUrl: process.env.DATABASE_URL || undefined,
       env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", ...env },
+      onUnexpectedExit: (name, exit) => unexpectedExits.push({ name, exit }),
       log: {
         line: (source, text) => {
           lines.push(`${source} | ${text}`);
@@ -60,6 +68,7 @@ export async function startTestStack(env: Record<string, string> = {}, services:
     stack,
     discovery: new StaticDiscovery(endpoints),
     recentLog: () => lines.slice(-80).join("\n"),
+    unexpectedExits,
     async stop() {
       try {
         await stack.stop();
