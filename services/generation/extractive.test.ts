@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { FinishReason } from "#gen/rag/v1/generation.js";
 import { answerExtractively, DEFAULT_EXTRACTIVE, extractiveProvider, wordDeltas } from "./extractive.js";
 import { NO_ANSWER, type GenerationInput, type NumberedPassage } from "./provider.js";
-import { answerType } from "./sentence-rank.js";
+import { answerType, rankSentences } from "./sentence-rank.js";
 import { codePointOffset, estimateTokens, splitSentences, stem } from "./text.js";
 
 const passage = (number: number, title: string, text: string): NumberedPassage => ({
@@ -77,6 +77,26 @@ describe("extractive answerer", () => {
       assert.equal(r.answer, NO_ANSWER);
       assert.deepEqual(r.citations, []);
     }
+  });
+
+  test("a sentence that restates the question is never the answer, and alone it answers nothing", () => {
+    const restating = [
+      passage(1, "Tower FAQ", "When was the Eiffel Tower completed?\n\nThis page explains when the Eiffel Tower was completed."),
+      passage(2, "Eiffel Tower", "Eiffel Tower completion\n\nThe Eiffel Tower was completed in March 1889."),
+    ];
+    const r = answerExtractively("When was the Eiffel Tower completed?", restating);
+    assert.equal(r.answer, "The Eiffel Tower was completed in March 1889. [2]");
+    const none = answerExtractively("When was the Eiffel Tower completed?", restating.slice(0, 1));
+    assert.equal(none.answered, false, none.answer);
+    assert.equal(none.answer, NO_ANSWER);
+  });
+
+  test("a question is told from a statement that quotes one or carries an editor's note", () => {
+    const asks = (text: string) => rankSentences("pope basilica", [{ text }])[0]!.asks;
+    assert.equal(asks("Why does the pope build the basilica?"), true);
+    assert.equal(asks("Why does the pope build the basilica?\u201d"), true);
+    assert.equal(asks('Thesis 86 asks: "Why does the pope build the basilica?"'), false);
+    assert.equal(asks("The pope built the basilica in 1506.[when?]"), false);
   });
 
   test("quote offsets count code points when the passage has emoji and accents", () => {

@@ -1,7 +1,7 @@
 import { FinishReason, type Citation } from "#gen/rag/v1/generation.js";
 import { InvalidArgumentError } from "#mesh/errors.js";
 import { NO_ANSWER, usage, type GenerationInput, type NumberedPassage, type Provider, type TemplateName } from "./provider.js";
-import { DEFAULT_WEIGHTS, rankSentences, type RankWeights } from "./sentence-rank.js";
+import { answerType, DEFAULT_WEIGHTS, rankSentences, type AnswerType, type RankedSentence, type RankWeights } from "./sentence-rank.js";
 import { codePointOffset, cutToTokens, estimateTokens } from "./text.js";
 
 export const EXTRACTIVE_MODEL = "extractive-v1";
@@ -13,6 +13,11 @@ export interface ExtractiveOptions {
   maxTokens: number;
   /** Below this IDF-weighted share of the question's terms, the best sentence does not answer it. */
   minCoverage: number;
+  /**
+   * An answer, with its passage's title, must cover at least this share of what the best restatement of
+   * the question in the passages covers (a sentence that repeats the question, see bearsAnswer).
+   */
+  restatedShare: number;
   /** A further sentence is quoted only when it scores at least this share of the best one. */
   followScore: number;
   weights: RankWeights;
@@ -22,6 +27,7 @@ export const DEFAULT_EXTRACTIVE: ExtractiveOptions = {
   maxSentences: 2,
   maxTokens: 512,
   minCoverage: 0.17,
+  restatedShare: 0.6,
   followScore: 0.8,
   weights: DEFAULT_WEIGHTS,
 };
@@ -47,19 +53,41 @@ interface Quote {
 }
 
 /**
- * Answers by quoting the passages' best sentences verbatim, each followed by the marker of its passage
- * ("… 1974. [2]"), best first. Says plainly that nothing was found when no sentence covers enough of the
- * question.
+ * Whether a sentence can carry an answer rather than restate the question. The sentence that matches a
+ * question best is often the one that repeats it: an FAQ's heading "How do I reset my password?", or
+ * "This page explains how to reset your password". Such a sentence is no answer, however well it matches.
+ * An answer is not itself a question and adds content words of its own. When the question asks how many
+ * or when, a sentence adding a single word must add a number or a date ("The opening hours are listed
+ * below" does not say when the office opens). Names and places are not held to this: their cue, a capital
+ * letter, misses too many real answers ("BSkyB has design authority …", "… done in committee").
+ */
+export function bearsAnswer(sentence: RankedSentence, expected: AnswerType): boolean {
+  if (sentence.asks || sentence.novel === 0) return false;
+  return (expected !== "number" && expected !== "date") || sentence.typed || sentence.novel >= 2;
+}
+
+/**
+ * Answers by quoting the passages' best answer-bearing sentences verbatim, each followed by the marker of
+ * its passage ("… 1974. [2]"), best first. Says plainly that nothing was found when no such sentence
+ * covers enough of the question, and then `answered` is false: a passage that only restates the question
+ * does not answer it.
  */
 export function answerExtractively(question: string, passages: NumberedPassage[], options: ExtractiveOptions = DEFAULT_EXTRACTIVE): ExtractiveAnswer {
-  const ranked = rankSentences(question, passages, options.weights);
+  const expected = answerType(question);
+  const all = rankSentences(question, passages, options.weights);
+  const ranked = all.filter((s) => bearsAnswer(s, expected));
+  // A restatement shows how fully the documents name what is asked; a sentence that shares only part of
+  // that, even with its passage's title ("Acme Sync keeps folders in step" for "How do I configure Acme
+  // Sync?"), is about something else.
+  const restated = all.reduce((most, s) => (bearsAnswer(s, expected) ? most : Math.max(most, s.coverage)), 0);
+  const covers = (s: RankedSentence) => s.coverage >= options.minCoverage && s.titled >= options.restatedShare * restated;
   const best = ranked[0];
-  if (!best || best.coverage < options.minCoverage) return { answer: NO_ANSWER, citations: [], answered: false, truncated: false };
+  if (!best || !covers(best)) return { answer: NO_ANSWER, citations: [], answered: false, truncated: false };
 
   const picked = [best];
   for (const candidate of ranked.slice(1)) {
     if (picked.length >= options.maxSentences || candidate.score < options.followScore * best.score) break;
-    if (candidate.coverage >= options.minCoverage) picked.push(candidate);
+    if (covers(candidate)) picked.push(candidate);
   }
 
   // Neighbouring sentences of one passage read as one quote, in the passage's order.

@@ -1,4 +1,4 @@
-import { splitSentences, terms, type Sentence, type Term } from "./text.js";
+import { splitSentences, stem, terms, type Sentence, type Term } from "./text.js";
 
 /**
  * Ranks the sentences of a few passages by how well they answer a question. Signals, all computed from
@@ -9,6 +9,8 @@ import { splitSentences, terms, type Sentence, type Term } from "./text.js";
  *   for what the question names), the passage title counting as context;
  * - the expected answer type (who, when, where, how many) found in the sentence beyond the question's words;
  * - the passage's retrieval rank, as a weak prior.
+ * A question or a heading is matched together with the sentence under it (an FAQ's answer). Each sentence
+ * also reports what tells an answer from a restatement of the question (whether it asks, what it adds).
  */
 
 export interface RankPassage {
@@ -23,8 +25,26 @@ export interface RankedSentence {
   index: number;
   sentence: Sentence;
   score: number;
-  /** IDF-weighted share of the question's terms found in the sentence itself, 0..1. */
+  /**
+   * IDF-weighted share of the question's terms found in the sentence itself, 0..1; for the sentence right
+   * after a question or a heading of its passage, in the two together (an FAQ's answer rarely repeats the
+   * question it sits under).
+   */
   coverage: number;
+  /** The sentence is itself a question (it ends with "?"): it can restate the question, never answer it. */
+  asks: boolean;
+  /** The sentence is a heading: a short line of its own, without closing punctuation, with text after it. */
+  heading: boolean;
+  /**
+   * Distinct content words the sentence adds to the question: not the question's words, not words that
+   * only talk about a document ("this page explains"). A derived form counts ("Construction is the
+   * process of constructing …"). A sentence with none merely restates the question.
+   */
+  novel: number;
+  /** The sentence holds something of the expected answer type (who, when, where, how many) beyond the question's words. */
+  typed: boolean;
+  /** Like `coverage`, with the passage's title counted too: the title names what the whole passage is about. */
+  titled: number;
 }
 
 export interface RankWeights {
@@ -55,7 +75,7 @@ export const DEFAULT_WEIGHTS: RankWeights = {
   related: 0.5,
 };
 
-type AnswerType = "number" | "date" | "person" | "place" | "none";
+export type AnswerType = "number" | "date" | "person" | "place" | "none";
 
 const TYPE_CUES: [AnswerType, RegExp][] = [
   ["date", /\b(when|what (year|years|date|day|month|century|decade|time|era|period|season)|which (year|century|decade|month|day|date|era|period)|in what year|how long ago|since when)\b/],
@@ -92,12 +112,58 @@ function hasAnswerType(type: AnswerType, sentenceTerms: Term[], questionStems: S
   });
 }
 
+/**
+ * Words that talk about a document or the act of asking rather than about its subject: "This page
+ * explains how to reset your password" adds only these to "How do I reset my password?".
+ */
+const DOCUMENT_WORDS = new Set(
+  (
+    "page pages section sections article articles document documents guide guides faq faqs question questions topic topics " +
+    "overview introduction information info detail details learn read see find following follow below above here help note " +
+    "contents chapter tutorial manual step steps explain explains explained describe describes described cover covers covered " +
+    "list listed want need know ask asked asking frequently common simple easy quick"
+  )
+    .split(" ")
+    .map(stem),
+);
+
+/** Editors' notes that close a sentence without being part of it: "[citation needed]", "[when?]". */
+const NOTES = /(\s*\[[^\]]*\])+$/;
+
+/**
+ * Whether a sentence is a question: it ends with "?", editors' notes aside. One that ends by quoting a
+ * question ('Thesis 86 asks: "Why does the pope …?"') is a statement about it.
+ */
+function isQuestion(text: string): boolean {
+  const body = text.replace(NOTES, "");
+  const m = /\?(["'”’)]*)$/.exec(body);
+  if (!m) return false;
+  if (m[1] === "") return true;
+  const inner = body.slice(0, m.index);
+  const opening = Math.max(inner.lastIndexOf('"'), inner.lastIndexOf("“"), inner.lastIndexOf("‘"), inner.lastIndexOf("("));
+  return opening < 0 || inner.slice(0, opening).trim() === "";
+}
+
+/** Any closing punctuation ends it: a heading has none. */
+const CLOSED = /[.!?:;,…]["'”’)\]]*$/;
+
+/** A sentence that is a line of its own, short and unpunctuated, with more text on later lines: a heading. */
+function isHeading(text: string, sentence: Sentence): boolean {
+  if (CLOSED.test(sentence.text) || sentence.text.split(/\s+/).length > 12) return false;
+  const lineStart = text.lastIndexOf("\n", sentence.start - 1) + 1;
+  if (text.slice(lineStart, sentence.start).trim() !== "") return false;
+  const lineEnd = text.indexOf("\n", sentence.end);
+  return lineEnd >= 0 && text.slice(sentence.end, lineEnd).trim() === "" && text.slice(lineEnd).trim() !== "";
+}
+
 interface SentenceInfo {
   passage: number;
   index: number;
   sentence: Sentence;
   stems: Set<string>;
   sequence: Term[];
+  asks: boolean;
+  heading: boolean;
 }
 
 export function rankSentences(question: string, passages: RankPassage[], weights: RankWeights = DEFAULT_WEIGHTS): RankedSentence[] {
@@ -116,7 +182,7 @@ export function rankSentences(question: string, passages: RankPassage[], weights
       const sequence = terms(sentence.text);
       const stems = new Set(sequence.map((t) => t.stem));
       for (const s of stems) all.add(s);
-      sentences.push({ passage, index, sentence, stems, sequence });
+      sentences.push({ passage, index, sentence, stems, sequence, asks: isQuestion(sentence.text), heading: isHeading(p.text, sentence) });
     });
     passageStems.push(all);
     titleStems.push(new Set(terms(p.title ?? "").map((t) => t.stem)));
@@ -142,7 +208,13 @@ export function rankSentences(question: string, passages: RankPassage[], weights
   const bigramTotal = bigrams.reduce((sum, [a, b]) => sum + idf.get(a)! + idf.get(b)!, 0);
 
   const ranked: RankedSentence[] = sentences.map((s, k) => {
-    const coverage = share((q) => (s.stems.has(q) ? 1 : related(q, s.stems) ? weights.related : 0));
+    const prev = k > 0 && sentences[k - 1]!.passage === s.passage ? sentences[k - 1]! : undefined;
+    // A question or a heading and the sentence under it are matched as one: "How do I reset my
+    // password?" / "Open Settings, then Security." answers with the second but matches with both.
+    const lead = prev && (prev.asks || prev.heading) ? prev : undefined;
+    const has = (q: string) => s.stems.has(q) || (lead?.stems.has(q) ?? false);
+    const coverage = share((q) => (has(q) ? 1 : related(q, s.stems) ? weights.related : 0));
+    const titled = share((q) => (has(q) || titleStems[s.passage]!.has(q) ? 1 : related(q, s.stems) ? weights.related : 0));
 
     let bigram = 0;
     if (bigramTotal > 0) {
@@ -154,11 +226,12 @@ export function rankSentences(question: string, passages: RankPassage[], weights
     }
 
     const proximity = matchedDensity(s.sequence, qSet);
-    const prev = k > 0 && sentences[k - 1]!.passage === s.passage ? sentences[k - 1]! : undefined;
-    const fromPrevious = prev ? share((q) => !s.stems.has(q) && prev.stems.has(q)) : 0;
-    const fromTitle = share((q) => !s.stems.has(q) && titleStems[s.passage]!.has(q));
+    const fromPrevious = prev && !lead ? share((q) => !s.stems.has(q) && prev.stems.has(q)) : 0;
+    const fromTitle = share((q) => !has(q) && titleStems[s.passage]!.has(q));
     const passageCoverage = share((q) => passageStems[s.passage]!.has(q));
     const typed = hasAnswerType(type, s.sequence, qSet) ? 1 : 0;
+    // The title's words count as new: the title may well be the answer ("The Rhine is the longest river in Germany").
+    const novel = new Set(s.sequence.map((t) => t.stem).filter((t) => !qSet.has(t) && !DOCUMENT_WORDS.has(t))).size;
     const prior = 1 / (1 + s.passage);
 
     // A long sentence matches more words by chance: discount it as BM25 discounts long documents.
@@ -172,7 +245,7 @@ export function rankSentences(question: string, passages: RankPassage[], weights
       weights.passage * passageCoverage +
       weights.answerType * typed * Math.min(1, coverage * 2) +
       weights.rankPrior * prior;
-    return { passage: s.passage, index: s.index, sentence: s.sentence, score, coverage };
+    return { passage: s.passage, index: s.index, sentence: s.sentence, score, coverage, asks: s.asks, heading: s.heading, novel, typed: typed === 1, titled };
   });
   return ranked.sort((a, b) => b.score - a.score || a.passage - b.passage || a.index - b.index);
 }
