@@ -33,11 +33,13 @@ export function dependencyFailure(dependency: DependencyName, err: unknown): unk
   if (!isServiceError(err)) return err;
   const said = err.details || err.message;
   const details = { ...errorDetails(err), dependency };
+  // When the transport failed, the mesh client has already named the service ("embeddings is unavailable: …").
+  const named = (what: string) => (said.startsWith(`${dependency} `) ? said : `${dependency} ${what}: ${said}`);
   switch (err.code) {
     case status.UNAVAILABLE:
-      return new RpcError(status.UNAVAILABLE, `${dependency} is unavailable: ${said}`, details);
+      return new RpcError(status.UNAVAILABLE, named("is unavailable"), details);
     case status.DEADLINE_EXCEEDED:
-      return new RpcError(status.DEADLINE_EXCEEDED, `${dependency} did not answer within the deadline: ${said}`, details);
+      return new RpcError(status.DEADLINE_EXCEEDED, named("did not answer within the deadline"), details);
     case status.UNIMPLEMENTED:
       // Passing UNIMPLEMENTED on would tell the caller that Ask itself does not exist.
       return new RpcError(status.FAILED_PRECONDITION, `${dependency} cannot serve this yet: ${said}`, details);

@@ -571,6 +571,12 @@ export interface AuthenticateResponse {
 
 /** WatchRevocationsRequest opens the revocation stream. Internal. */
 export interface WatchRevocationsRequest {
+  /**
+   * How long the stream stays open after its first message, in seconds
+   * (0-3600). 0 sends the recent list and ends; gateways ask for minutes
+   * and reconnect. The stream also ends shortly before the call's deadline.
+   */
+  watchSeconds: number;
 }
 
 /** WatchRevocationsResponse is one batch of revoked keys. Internal. */
@@ -4528,11 +4534,14 @@ export const AuthenticateResponse: MessageFns<AuthenticateResponse> = {
 };
 
 function createBaseWatchRevocationsRequest(): WatchRevocationsRequest {
-  return {};
+  return { watchSeconds: 0 };
 }
 
 export const WatchRevocationsRequest: MessageFns<WatchRevocationsRequest> = {
-  encode(_: WatchRevocationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: WatchRevocationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.watchSeconds !== 0) {
+      writer.uint32(8).int32(message.watchSeconds);
+    }
     return writer;
   },
 
@@ -4549,6 +4558,14 @@ export const WatchRevocationsRequest: MessageFns<WatchRevocationsRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.watchSeconds = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4561,20 +4578,30 @@ export const WatchRevocationsRequest: MessageFns<WatchRevocationsRequest> = {
     }
   },
 
-  fromJSON(_: any): WatchRevocationsRequest {
-    return {};
+  fromJSON(object: any): WatchRevocationsRequest {
+    return {
+      watchSeconds: isSet(object.watchSeconds)
+        ? globalThis.Number(object.watchSeconds)
+        : isSet(object.watch_seconds)
+        ? globalThis.Number(object.watch_seconds)
+        : 0,
+    };
   },
 
-  toJSON(_: WatchRevocationsRequest): unknown {
+  toJSON(message: WatchRevocationsRequest): unknown {
     const obj: any = {};
+    if (message.watchSeconds !== 0) {
+      obj.watchSeconds = Math.round(message.watchSeconds);
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<WatchRevocationsRequest>, I>>(base?: I): WatchRevocationsRequest {
     return WatchRevocationsRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<WatchRevocationsRequest>, I>>(_: I): WatchRevocationsRequest {
+  fromPartial<I extends Exact<DeepPartial<WatchRevocationsRequest>, I>>(object: I): WatchRevocationsRequest {
     const message = createBaseWatchRevocationsRequest();
+    message.watchSeconds = object.watchSeconds ?? 0;
     return message;
   },
 };
@@ -6272,9 +6299,9 @@ export const IdentityServiceService = {
    * the gateways cache. The first message lists every key revoked recently
    * enough that tokens issued for it may still be valid (possibly none);
    * each later message lists keys revoked since. The stream runs until the
-   * caller cancels it or the connection ends; the caller then reconnects
-   * and gets the recent list again. Service tokens only; not exposed over
-   * REST.
+   * caller cancels it, `watch_seconds` have passed or the connection ends;
+   * the caller then reconnects and gets the recent list again. Service
+   * tokens only; not exposed over REST.
    */
   watchRevocations: {
     path: "/rag.v1.IdentityService/WatchRevocations" as const,
@@ -6445,9 +6472,9 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
    * the gateways cache. The first message lists every key revoked recently
    * enough that tokens issued for it may still be valid (possibly none);
    * each later message lists keys revoked since. The stream runs until the
-   * caller cancels it or the connection ends; the caller then reconnects
-   * and gets the recent list again. Service tokens only; not exposed over
-   * REST.
+   * caller cancels it, `watch_seconds` have passed or the connection ends;
+   * the caller then reconnects and gets the recent list again. Service
+   * tokens only; not exposed over REST.
    */
   watchRevocations: handleServerStreamingCall<WatchRevocationsRequest, WatchRevocationsResponse>;
   /**
@@ -6724,9 +6751,9 @@ export interface IdentityServiceClient extends Client {
    * the gateways cache. The first message lists every key revoked recently
    * enough that tokens issued for it may still be valid (possibly none);
    * each later message lists keys revoked since. The stream runs until the
-   * caller cancels it or the connection ends; the caller then reconnects
-   * and gets the recent list again. Service tokens only; not exposed over
-   * REST.
+   * caller cancels it, `watch_seconds` have passed or the connection ends;
+   * the caller then reconnects and gets the recent list again. Service
+   * tokens only; not exposed over REST.
    */
   watchRevocations(
     request: WatchRevocationsRequest,
