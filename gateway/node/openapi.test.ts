@@ -107,7 +107,8 @@ test("a GET lists its request fields as query parameters; a body: \"*\" POST has
   const status = list.parameters.find((p: Json) => p.name === "status");
   assert.deepEqual(status.schema, { $ref: "#/components/schemas/rag.v1.DocumentStatus" });
   assert.match(status.description, /DOCUMENT_STATUS_UNSPECIFIED means any/);
-  assert.deepEqual(list.parameters[0].schema, { type: "integer", format: "int32" });
+  // Bounds come from the contract's (validate.rules): page_size >= 0.
+  assert.deepEqual(list.parameters[0].schema, { type: "integer", format: "int32", minimum: 0, maximum: 2147483647 });
 
   const get = opById(doc, "DocumentsService_GetDocument");
   assert.deepEqual(get.parameters.map((p: Json) => `${p.in}:${p.name}`), ["path:document_id", "query:includeText"]);
@@ -146,8 +147,9 @@ test("schemas follow the proto3 JSON mapping", () => {
   assert.deepEqual([content.type, content.contentEncoding], ["string", "base64"]);
 
   const status = schemas["rag.v1.DocumentStatus"];
-  assert.equal(status.type, "string");
-  assert.deepEqual(status.enum, ["DOCUMENT_STATUS_UNSPECIFIED", "DOCUMENT_STATUS_PENDING", "DOCUMENT_STATUS_INDEXING", "DOCUMENT_STATUS_INDEXED", "DOCUMENT_STATUS_FAILED"]);
+  // Requests may give an enum by number too (proto3 JSON); responses name it.
+  assert.deepEqual(status.type, ["string", "integer"]);
+  assert.deepEqual(status.enum, ["DOCUMENT_STATUS_UNSPECIFIED", "DOCUMENT_STATUS_PENDING", "DOCUMENT_STATUS_INDEXING", "DOCUMENT_STATUS_INDEXED", "DOCUMENT_STATUS_FAILED", 0, 1, 2, 3, 4]);
   assert.match(status.description, /- `DOCUMENT_STATUS_FAILED`: Indexing failed/);
 
   const stream = schemas["rag.v1.AskStreamResponse"];
@@ -325,7 +327,7 @@ test("hand-built contract: recursion, maps, deprecation and well-known types in 
   const lib: Json = openApiDocument(libraryRegistry(LIBRARY_RULES), { title: "Library", version: "2" });
   const shelf = lib.components.schemas["lib.v1.Shelf"].properties;
   assert.equal(shelf.parentShelf.$ref, "#/components/schemas/lib.v1.Shelf");
-  assert.deepEqual(shelf.counts, { type: "object", additionalProperties: { type: "string", format: "int64" }, propertyNames: { pattern: "^-?[0-9]+$" } });
+  assert.deepEqual(shelf.counts, { type: "object", additionalProperties: { type: "string", format: "int64", pattern: "^-?[0-9]{1,18}$" }, propertyNames: { pattern: "^-?[0-9]+$" } });
   assert.equal(shelf.oldCode.deprecated, true);
   assert.deepEqual(shelf.attributes, { type: "object", additionalProperties: true, description: "Any JSON object." });
   assert.equal(shelf.retention.type, "string");
@@ -348,4 +350,32 @@ test("contract mistakes are reported with the RPC and template named", () => {
   assert.throws(broken("/v1/shelves:default"), /GET \/v1\/shelves:default is bound by both lib\.v1\.LibraryService\.GetShelf and lib\.v1\.LibraryService\.Broken/);
   assert.throws(broken("/v1/x", { responseBody: "nope" }), /Broken: response_body "nope" is not a field of lib\.v1\.Shelf/);
   assert.throws(broken("/v1/x", { body: "nope" }), /Broken: body "nope" is not a field of lib\.v1\.GetShelfRequest/);
+});
+
+test("request constraints come from the contracts: field_behavior REQUIRED and validate.rules", () => {
+  const key = schemas["rag.v1.CreateApiKeyRequest"];
+  assert.deepEqual(key.required, ["name", "role"]);
+  assert.equal(key.additionalProperties, false);
+  assert.deepEqual([key.properties.name.pattern, key.properties.name.maxLength], ["\\S", 200]);
+  assert.deepEqual(key.properties.role.enum, ["ROLE_READER", "ROLE_EDITOR", "ROLE_ADMIN", 1, 2, 3], "REQUIRED leaves out the zero value");
+  const createKey = opById(doc, "IdentityService_CreateApiKey");
+  assert.equal(createKey.requestBody.required, true, "a message with required fields needs a body");
+
+  const get = opById(doc, "DocumentsService_GetDocument");
+  assert.equal(get.parameters[0].schema.format, "uuid");
+  assert.deepEqual(opById(doc, "DocumentsService_ListDocuments").parameters[0].schema.minimum, 0);
+
+  const doc2 = schemas["rag.v1.CreateDocumentRequest"].properties;
+  assert.deepEqual([doc2.tags.maxItems, doc2.tags.items.maxLength], [50, 64]);
+  assert.deepEqual([doc2.metadata.maxProperties, doc2.metadata.propertyNames.maxLength, doc2.metadata.additionalProperties.maxLength], [64, 64, 1024]);
+  assert.equal(doc2.collection.pattern, "^[a-z0-9_-]{0,64}$");
+
+  // An update mask names the request's own non-required fields, in lowerCamelCase.
+  const mask = schemas["rag.v1.UpdateUserRequest"].properties.updateMask;
+  assert.ok(new RegExp(mask.pattern).test("displayName,roles"));
+  assert.ok(!new RegExp(mask.pattern).test("userId"));
+
+  // A required oneof: exactly one member.
+  assert.deepEqual(schemas["rag.v1.JobSource"].oneOf, [{ required: ["files"] }, { required: ["webCrawl"] }, { required: ["sql"] }, { required: ["httpApi"] }]);
+  assert.deepEqual(schemas["rag.v1.UpdateDocumentRequest"].properties.expectedVersion.pattern, "^[0-9]{1,18}$");
 });

@@ -1,5 +1,5 @@
 import { PUBLIC, methodPermissions } from "#mesh/auth/permissions.js";
-import { ScalarType, type DescEnum, type DescEnumValue, type DescField, type DescFile, type DescMessage, type DescMethod, type DescOneof, type DescService, type FileRegistry } from "@bufbuild/protobuf";
+import { ScalarType, getOption, hasOption, toJson, type DescEnum, type DescExtension, type DescEnumValue, type DescField, type DescFile, type DescMessage, type DescMethod, type DescOneof, type DescService, type FileRegistry } from "@bufbuild/protobuf";
 import { httpBindings, type HttpBinding } from "./http-rules.js";
 
 // Builds the OpenAPI 3.1 description of everything the gateway serves, straight from the descriptor set, so
@@ -34,7 +34,7 @@ const GRPC_CODES = [
 export function openApiDocument(registry: FileRegistry, opts: OpenApiOptions): object {
   checkOptions(opts);
   const bindings = httpBindings(registry);
-  const schemas = new SchemaBuilder();
+  const schemas = new SchemaBuilder(registry);
   const labels = serviceLabels(bindings);
   const isPublic = opts.publicMethods ? publicMatcher(opts.publicMethods) : (m: DescMethod) => methodPermissions()[`/${m.parent.typeName}/${m.name}`] === PUBLIC;
 
@@ -233,7 +233,10 @@ function describeOperation(
   if (parameters.length) operation.parameters = parameters;
 
   if (body === "*") {
-    operation.requestBody = { content: { "application/json": { schema: wholeBodySchema(method.input, route.variables, schemas) } } };
+    const schema = wholeBodySchema(method.input, route.variables, schemas);
+    // Without a body the request is empty, which a message with required fields cannot be.
+    const required = method.input.fields.some((f) => schemas.isRequired(f) && !route.variables.some((v) => v.fieldPath === f.name));
+    operation.requestBody = { ...(required ? { required: true } : {}), content: { "application/json": { schema } } };
   } else if (body !== "") {
     const field = method.input.fields.find((f) => f.name === body)!;
     operation.requestBody = withText(
@@ -263,6 +266,12 @@ function wholeBodySchema(input: DescMessage, variables: PathVariable[], schemas:
   const properties = { ...(full.properties as Record<string, Schema>) };
   for (const field of input.fields) if (topLevel.has(field.name)) delete properties[field.jsonName];
   const copy: Schema = { ...full, properties };
+  const jsonNames = new Set(input.fields.filter((f) => topLevel.has(f.name)).map((f) => f.jsonName));
+  if (Array.isArray(full.required)) {
+    const required = (full.required as string[]).filter((n) => !jsonNames.has(n));
+    if (required.length) copy.required = required;
+    else delete copy.required;
+  }
   copy.description = [full.description, `Path fields (${[...topLevel].map((n) => `\`${n}\``).join(", ")}) are taken from the URL.`]
     .filter(Boolean).join("\n\n");
   return copy;
@@ -284,6 +293,7 @@ function queryParameters(
     const name = jsonPrefix + field.jsonName;
     const param = (schema: Schema): Schema => {
       const p: Schema = withText({ name, in: "query", schema }, comments(field));
+      if (protoPrefix === "" && schemas.isRequired(field)) p.required = true;
       if (field.deprecated) p.deprecated = true;
       return p;
     };
@@ -435,11 +445,11 @@ function scalarSchema(scalar: ScalarType): Schema {
     case ScalarType.DOUBLE:
       return { type: "number", format: "double" };
     case ScalarType.FLOAT:
-      return { type: "number", format: "float" };
+      return { type: "number", format: "float", minimum: -FLOAT_MAX, maximum: FLOAT_MAX };
     case ScalarType.INT32:
     case ScalarType.SINT32:
     case ScalarType.SFIXED32:
-      return { type: "integer", format: "int32" };
+      return { type: "integer", format: "int32", minimum: -2147483648, maximum: 2147483647 };
     case ScalarType.UINT32:
     case ScalarType.FIXED32:
       return { type: "integer", minimum: 0, maximum: 4294967295 };
@@ -449,7 +459,7 @@ function scalarSchema(scalar: ScalarType): Schema {
     case ScalarType.SINT64:
     case ScalarType.FIXED64:
     case ScalarType.SFIXED64:
-      return { type: "string", format: "int64" };
+      return { type: "string", format: "int64", pattern: INT64_PATTERN };
     case ScalarType.BOOL:
       return { type: "boolean" };
     case ScalarType.STRING:
@@ -458,6 +468,10 @@ function scalarSchema(scalar: ScalarType): Schema {
       return { type: "string", format: "byte", contentEncoding: "base64" };
   }
 }
+
+/** Decimal digits of a 64-bit integer; up to 18 digits, so every value the pattern allows fits. */
+const INT64_PATTERN = "^-?[0-9]{1,18}$";
+const FLOAT_MAX = 3.4028234663852886e38;
 
 /** Map keys are JSON object keys, i.e. always strings; say which strings. */
 function mapKeySchema(key: ScalarType): Schema | undefined {
@@ -471,8 +485,167 @@ function mapKeySchema(key: ScalarType): Schema | undefined {
   }
 }
 
+/**
+ * The constraints a request field carries in the contract: `(google.api.field_behavior) = REQUIRED` and
+ * protoc-gen-validate's `(validate.rules)` (proto/validate/validate.proto). Each service enforces them
+ * (its validate.ts), and this document states them, so the two cannot be read from different places.
+ */
+interface FieldRulesJson {
+  [kind: string]: Record<string, unknown> | undefined;
+}
+
+class Constraints {
+  private readonly behavior?: DescExtension;
+  private readonly rules?: DescExtension;
+
+  constructor(registry: FileRegistry) {
+    this.behavior = registry.getExtension("google.api.field_behavior");
+    this.rules = registry.getExtension("validate.rules");
+  }
+
+  required(field: DescField): boolean {
+    if (this.behavior && hasOption(field, this.behavior)) {
+      const values = getOption(field, this.behavior) as unknown as number[];
+      if (values.includes(2)) return true; // google.api.FieldBehavior.REQUIRED
+    }
+    return this.rulesOf(field)?.message?.required === true;
+  }
+
+  rulesOf(field: DescField): FieldRulesJson | undefined {
+    if (!this.rules || !hasOption(field, this.rules)) return undefined;
+    const value = getOption(field, this.rules);
+    return toJson(this.rules.message!, value as never) as FieldRulesJson;
+  }
+
+  oneofRequired(oneof: DescOneof, registry: FileRegistry): boolean {
+    const ext = registry.getExtension("validate.required");
+    return !!ext && ext.extendee.typeName === "google.protobuf.OneofOptions" && hasOption(oneof, ext) && getOption(oneof, ext) === true;
+  }
+}
+
+const num = (v: unknown): number | undefined => (v === undefined ? undefined : Number(v));
+
+/** JSON Schema keywords for a scalar's rules (strings, numbers). */
+function scalarRules(base: Schema, kind: string, r: Record<string, unknown>): Schema {
+  const out: Schema = { ...base };
+  if (kind === "string") {
+    if (r.minLen !== undefined) out.minLength = num(r.minLen);
+    if (r.maxLen !== undefined) out.maxLength = num(r.maxLen);
+    if (r.len !== undefined) out.minLength = out.maxLength = num(r.len);
+    if (typeof r.pattern === "string") out.pattern = r.pattern;
+    if (Array.isArray(r.in)) out.enum = r.in;
+    if (r.const !== undefined) out.const = r.const;
+    for (const format of ["uuid", "uri", "email", "hostname", "ipv4", "ipv6"]) if (r[format] === true) out.format = format;
+    if (r.uriRef === true) out.format = "uri-reference";
+    return out;
+  }
+  if (kind === "bytes") {
+    // Base64 in JSON: n bytes are 4*ceil(n/3) characters.
+    if (r.maxLen !== undefined) out.maxLength = 4 * Math.ceil(Number(r.maxLen) / 3);
+    if (r.minLen !== undefined && Number(r.minLen) > 0) out.minLength = 4 * Math.ceil(Number(r.minLen) / 3);
+    return out;
+  }
+  if (out.type === "string") {
+    // 64-bit integers travel as strings: only "not negative" can be said, by the pattern.
+    if (r.gte !== undefined && Number(r.gte) >= 0) out.pattern = "^[0-9]{1,18}$";
+    return out;
+  }
+  if (r.gte !== undefined) out.minimum = num(r.gte);
+  if (r.lte !== undefined) out.maximum = num(r.lte);
+  if (r.gt !== undefined) {
+    out.exclusiveMinimum = num(r.gt);
+    delete out.minimum;
+  }
+  if (r.lt !== undefined) {
+    out.exclusiveMaximum = num(r.lt);
+    delete out.maximum;
+  }
+  if (Array.isArray(r.in)) out.enum = r.in.map(Number);
+  if (r.const !== undefined) out.const = num(r.const);
+  return out;
+}
+
 class SchemaBuilder {
   private readonly components = new Map<string, Schema>();
+  private readonly constraints: Constraints;
+
+  constructor(private readonly registry: FileRegistry) {
+    this.constraints = new Constraints(registry);
+  }
+
+  isRequired(field: DescField): boolean {
+    return this.constraints.required(field);
+  }
+
+  /** The field's own schema narrowed by its rules (REQUIRED means: set, i.e. not the empty value). */
+  private constrained(field: DescField, schema: Schema): Schema {
+    const rules = this.constraints.rulesOf(field) ?? {};
+    const required = this.constraints.required(field);
+    switch (field.fieldKind) {
+      case "scalar": {
+        const kind = Object.keys(rules).find((k) => k !== "message");
+        let out = kind ? scalarRules(schema, kind, rules[kind]!) : schema;
+        if (required && field.scalar === ScalarType.STRING && out.minLength === undefined) out = { ...out, minLength: 1 };
+        return out;
+      }
+      case "enum":
+        return this.enumConstrained(field.enum, rules.enum, required) ?? schema;
+      case "list": {
+        const out: Schema = { ...schema };
+        const r = rules.repeated ?? {};
+        if (r.minItems !== undefined) out.minItems = num(r.minItems);
+        else if (required) out.minItems = 1;
+        if (r.maxItems !== undefined) out.maxItems = num(r.maxItems);
+        if (r.unique === true) out.uniqueItems = true;
+        const items = r.items as FieldRulesJson | undefined;
+        if (items) out.items = this.elementRules(field.listKind === "enum" ? field.enum : undefined, out.items as Schema, items);
+        return out;
+      }
+      case "map": {
+        const out: Schema = { ...schema };
+        const r = rules.map ?? {};
+        if (r.minPairs !== undefined) out.minProperties = num(r.minPairs);
+        if (r.maxPairs !== undefined) out.maxProperties = num(r.maxPairs);
+        const keys = r.keys as FieldRulesJson | undefined;
+        if (keys?.string) out.propertyNames = scalarRules({ ...(out.propertyNames as Schema | undefined) }, "string", keys.string);
+        const values = r.values as FieldRulesJson | undefined;
+        if (values) out.additionalProperties = this.elementRules(field.mapKind === "enum" ? field.enum : undefined, out.additionalProperties as Schema, values);
+        return out;
+      }
+      default:
+        return schema;
+    }
+  }
+
+  /**
+   * An update mask names fields of its own request: those that are not REQUIRED (the resource's id) and not
+   * preconditions (`expected_*`), in lowerCamelCase, comma-separated.
+   */
+  private maskPaths(mask: DescField): Schema {
+    const names = mask.parent.fields
+      .filter((f) => f !== mask && !this.constraints.required(f) && !f.name.startsWith("expected_"))
+      .map((f) => f.jsonName);
+    if (!names.length) return {};
+    const one = `(${names.join("|")})`;
+    return { pattern: `^$|^${one}(,${one})*$` };
+  }
+
+  private elementRules(enumDesc: DescEnum | undefined, base: Schema, rules: FieldRulesJson): Schema {
+    if (enumDesc) return this.enumConstrained(enumDesc, rules.enum, false) ?? base;
+    const kind = Object.keys(rules).find((k) => k !== "message");
+    return kind ? scalarRules(base, kind, rules[kind]!) : base;
+  }
+
+  /** An enum limited to some of its values (`in`, `not_in`, REQUIRED excludes the zero value), inline. */
+  private enumConstrained(desc: DescEnum, r: Record<string, unknown> | undefined, required: boolean): Schema | undefined {
+    const inList = Array.isArray(r?.in) ? new Set((r!.in as unknown[]).map(Number)) : undefined;
+    const notIn = new Set(Array.isArray(r?.notIn) ? (r!.notIn as unknown[]).map(Number) : []);
+    if (required) notIn.add(0);
+    if (!inList && notIn.size === 0) return undefined;
+    const allowed = desc.values.filter((v) => (!inList || inList.has(v.number)) && !notIn.has(v.number));
+    const names = allowed.map((v) => `\`${v.name}\``).join(", ");
+    return { type: ["string", "integer"], enum: enumValues(allowed), description: `One of ${names} (see \`${desc.typeName}\`), by name or number.` };
+  }
 
   /** A reference to the message's component, or the inline form of a well-known type. */
   message(message: DescMessage): Schema {
@@ -500,6 +673,24 @@ class SchemaBuilder {
     const notes = [comments(message), ...message.oneofs.map(oneofNote)].filter(Boolean);
     if (notes.length) schema.description = notes.join("\n\n");
     schema.properties = properties;
+    const required = message.fields.filter((f) => this.constraints.required(f)).map((f) => f.jsonName);
+    if (required.length) schema.required = required;
+    // The gateway refuses fields a message does not have.
+    schema.additionalProperties = false;
+    const oneofRules: Schema[] = [];
+    for (const oneof of message.oneofs) {
+      if (oneof.kind !== "oneof" || oneof.fields.length === 0) continue;
+      const names = oneof.fields.map((f) => f.jsonName);
+      if (this.constraints.oneofRequired(oneof, this.registry)) {
+        oneofRules.push({ oneOf: names.map((n) => ({ required: [n] })) });
+      } else if (names.length > 1) {
+        const pairs: Schema[] = [];
+        for (let i = 0; i < names.length; i++) for (let j = i + 1; j < names.length; j++) pairs.push({ required: [names[i], names[j]] });
+        oneofRules.push({ not: { anyOf: pairs } });
+      }
+    }
+    if (oneofRules.length === 1) Object.assign(schema, oneofRules[0]);
+    else if (oneofRules.length > 1) schema.allOf = oneofRules;
     if (message.deprecated) schema.deprecated = true;
     return schema;
   }
@@ -527,6 +718,8 @@ class SchemaBuilder {
         break;
       }
     }
+    schema = this.constrained(field, schema);
+    if (field.fieldKind === "message" && field.message.typeName === "google.protobuf.FieldMask") schema = { ...schema, ...this.maskPaths(field) };
     if (!documented) return schema;
     const text = [field.oneof ? `Part of oneof \`${field.oneof.name}\`: at most one of its fields is set.` : "", comments(field), schema.description as string | undefined]
       .filter(Boolean).join("\n\n");
@@ -562,12 +755,17 @@ function enumSchema(desc: DescEnum): Schema {
     return `- \`${v.name}\`${v.deprecated ? " (deprecated)" : ""}${text ? `: ${text}` : ""}`;
   });
   const schema: Schema = {
-    type: "string",
-    enum: desc.values.map((v) => v.name),
-    description: [comments(desc), lines.join("\n")].filter(Boolean).join("\n\n"),
+    type: ["string", "integer"],
+    enum: enumValues(desc.values),
+    description: [comments(desc), lines.join("\n"), "In requests a value may also be given by its number; responses name it."].filter(Boolean).join("\n\n"),
   };
   if (desc.deprecated) schema.deprecated = true;
   return schema;
+}
+
+/** An enum's values in JSON: by name (as responses write them) or by number (accepted in requests). */
+function enumValues(values: readonly DescEnumValue[]): (string | number)[] {
+  return [...values.map((v) => v.name), ...values.map((v) => v.number)];
 }
 
 function oneofNote(oneof: DescOneof): string {

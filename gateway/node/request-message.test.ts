@@ -100,6 +100,16 @@ describe("request messages from path variables and bodies", () => {
     rejects(() => build(startJob, { body: "*", json: { quality_options: { min_text_length: "many" } } }), /field "quality_options\.min_text_length": expected number/, "quality_options.min_text_length");
   });
 
+  it("holds bodies to the OpenAPI document where proto3 JSON is lenient: no null, no undefined enum number", () => {
+    const listDocs = registry.getMessage("rag.v1.ListDocumentsRequest")!;
+    const createKey = registry.getMessage("rag.v1.CreateApiKeyRequest")!;
+    rejects(() => build(createDoc, { body: "*", json: null }), /expected a JSON object, got null/);
+    rejects(() => build(createDoc, { body: "*", json: { title: null } }), /field "title": null is not a value here/, "title");
+    rejects(() => build(createKey, { body: "*", json: { role: 7 } }), /7 is not a value of enum rag\.v1\.Role/, "role");
+    assert.equal(build(createKey, { body: "*", json: { role: 1 } }).role, "ROLE_READER");
+    rejects(() => build(listDocs, { query: "status=-3" }), /-3 is not a value of enum rag\.v1\.DocumentStatus/, "status");
+  });
+
   it("puts a body into the named field and keeps query parameters for the rest", () => {
     const json = build(echo, { body: "filter", path: { id: "e1" }, query: "flag=1", json: { tags: ["t"], depth: 2 } });
     assert.deepEqual(json, { id: "e1", flag: true, filter: { tags: ["t"], depth: 2 } });

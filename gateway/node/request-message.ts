@@ -22,14 +22,17 @@ export function buildRequestMessage(input: DescMessage, bodyField: string, parts
   let boundByBody: DescField | undefined;
 
   if (bodyField === "*") {
-    const body = parts.body ?? {};
+    // No body is an empty request; a body of `null` is not an object.
+    const body = parts.body === undefined ? {} : parts.body;
     if (!isObject(body)) throw invalidArgument(`invalid request body: expected a JSON object, got ${describeJson(body)}`);
     checkJson(input, body, "invalid request body", registry);
+    checkStrict(input, body, "");
     Object.assign(json, body);
   } else if (bodyField !== "") {
     boundByBody = resolveFieldPath(input, bodyField).at(-1)!;
     if (parts.body !== undefined) {
       checkJson(input, { [boundByBody.jsonName]: parts.body }, "invalid request body", registry);
+      checkStrict(input, { [boundByBody.jsonName]: parts.body }, "");
       json[boundByBody.jsonName] = parts.body;
     }
   }
@@ -38,6 +41,7 @@ export function buildRequestMessage(input: DescMessage, bodyField: string, parts
     const fields = resolveFieldPath(input, path);
     const value = textToJson(fields.at(-1)!, [text], `path variable "${path}"`);
     checkLeaf(fields, value, `invalid path variable "${path}"`, registry);
+    checkStrictValue(fields.at(-1)!, value, path, false);
     setNested(json, fields, value, path);
   }
 
@@ -58,6 +62,7 @@ export function buildRequestMessage(input: DescMessage, bodyField: string, parts
     }
     const value = textToJson(fields.at(-1)!, parts.query.getAll(key), `query parameter "${key}"`);
     checkLeaf(fields, value, `invalid query parameter "${key}"`, registry);
+    checkStrictValue(fields.at(-1)!, value, protoPath, false);
     setNested(json, fields, value, protoPath);
   }
 
@@ -202,6 +207,54 @@ function checkJson(schema: DescMessage, json: JsonObject, context: string, regis
     throw invalidArgument(`${context}: ${problem.text}`, problem.field);
   }
 }
+
+/**
+ * Where proto3 JSON is more lenient than the OpenAPI document, the body is held to the document: `null` is
+ * refused except for the types whose JSON form is null-able (wrappers, Value), and an enum given by number
+ * must be one of the enum's values (proto3 enums are open, so a decoder keeps any number).
+ */
+function checkStrict(message: DescMessage, json: JsonObject, prefix: string): void {
+  for (const [key, value] of Object.entries(json)) {
+    const field = findField(message, key);
+    if (!field) continue; // checkJson reports unknown fields
+    checkStrictValue(field, value, prefix ? `${prefix}.${field.name}` : field.name, false);
+  }
+}
+
+function checkStrictValue(field: DescField, value: JsonValue, name: string, element: boolean): void {
+  const kind = element ? (field.fieldKind === "list" ? field.listKind : field.fieldKind === "map" ? field.mapKind : field.fieldKind) : field.fieldKind;
+  const message = kind === "message" ? field.message : undefined;
+  if (value === null) {
+    if (message && NULLABLE.has(message.typeName)) return;
+    throw invalidArgument(`field "${name}": null is not a value here; leave the field out to have its default`, name);
+  }
+  if (!element && field.fieldKind === "list") {
+    if (Array.isArray(value)) value.forEach((item, i) => checkStrictValue(field, item, `${name}[${i}]`, true));
+    return;
+  }
+  if (!element && field.fieldKind === "map") {
+    if (isObject(value)) for (const [k, item] of Object.entries(value)) checkStrictValue(field, item, `${name}[${JSON.stringify(k)}]`, true);
+    return;
+  }
+  if (kind === "enum" && typeof value === "number" && field.enum && !field.enum.values.some((v) => v.number === value)) {
+    throw invalidArgument(`field "${name}": ${value} is not a value of enum ${field.enum.typeName}`, name);
+  }
+  if (message && !isWellKnown(message) && isObject(value)) checkStrict(message, value, name);
+}
+
+/** Types whose proto3 JSON form includes null (a wrapper's null is "unset"; Value's null is NullValue). */
+const NULLABLE = new Set([
+  "google.protobuf.Value",
+  "google.protobuf.DoubleValue",
+  "google.protobuf.FloatValue",
+  "google.protobuf.Int64Value",
+  "google.protobuf.UInt64Value",
+  "google.protobuf.Int32Value",
+  "google.protobuf.UInt32Value",
+  "google.protobuf.BoolValue",
+  "google.protobuf.StringValue",
+  "google.protobuf.BytesValue",
+]);
 
 interface Problem {
   field?: string;
