@@ -60,7 +60,7 @@ function truncate(value: string, max: number): string {
 
 export function sourceUri(value: string): string {
   const v = value.trim();
-  if (v.length > LIMITS.sourceUri) throw new InvalidArgumentError("source_uri", `longer than ${LIMITS.sourceUri} characters`);
+  if ([...v].length > LIMITS.sourceUri) throw new InvalidArgumentError("source_uri", `longer than ${LIMITS.sourceUri} characters`);
   return v;
 }
 
@@ -68,7 +68,7 @@ export function tags(values: string[]): string[] {
   const out = [...new Set(values.map((t) => t.trim()))];
   if (out.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${out.length}`);
   for (const t of out) {
-    if (t.length === 0 || t.length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
+    if (t.length === 0 || [...t].length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
   }
   return out;
 }
@@ -77,14 +77,14 @@ export function metadata(values: Record<string, string>): Record<string, string>
   const entries = Object.entries(values);
   if (entries.length > LIMITS.metadataEntries) throw new InvalidArgumentError("metadata", `at most ${LIMITS.metadataEntries} entries, got ${entries.length}`);
   for (const [k, v] of entries) {
-    if (k.length === 0 || k.length > LIMITS.metadataKey) throw new InvalidArgumentError("metadata", `keys must be 1-${LIMITS.metadataKey} characters, got ${JSON.stringify(k)}`);
-    if (v.length > LIMITS.metadataValue) throw new InvalidArgumentError(`metadata.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
+    if (k.length === 0 || [...k].length > LIMITS.metadataKey) throw new InvalidArgumentError("metadata", `keys must be 1-${LIMITS.metadataKey} characters, got ${JSON.stringify(k)}`);
+    if ([...v].length > LIMITS.metadataValue) throw new InvalidArgumentError(`metadata.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
   }
   return Object.fromEntries(entries);
 }
 
 export function filename(value: string): string {
   const v = value.trim();
-  if (v.length > 255) throw new InvalidArgumentError("filename", "longer than 255 characters");
+  if ([...v].length > 255) throw new InvalidArgumentError("filename", "longer than 255 characters");
   return v;
 }

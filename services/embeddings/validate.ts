@@ -15,7 +15,7 @@ export function texts(values: string[], limits: TextLimits): string[] {
   }
   values.forEach((text, i) => {
     if (text.trim() === "") throw new InvalidArgumentError(`texts[${i}]`, "empty: every text needs some non-whitespace content");
-    if (text.length > limits.maxTextChars) {
+    if ([...text].length > limits.maxTextChars) {
       throw new InvalidArgumentError(`texts[${i}]`, `${text.length} characters, over the limit of ${limits.maxTextChars}: split it into chunks first`);
     }
   });

@@ -28,7 +28,7 @@ export function optionalName(field: string, value: string): string {
 export function email(field: string, value: string): string {
   const v = value.trim().toLowerCase();
   if (v === "") throw new InvalidArgumentError(field, "required");
-  if (v.length > 320 || !EMAIL.test(v)) throw new InvalidArgumentError(field, `${JSON.stringify(value)} is not an email address`);
+  if ([...v].length > 320 || !EMAIL.test(v)) throw new InvalidArgumentError(field, `${JSON.stringify(value)} is not an email address`);
   return v;
 }
 

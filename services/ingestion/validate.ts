@@ -27,7 +27,7 @@ export function validateStartJob(req: StartJobRequest, limits: StartLimits): Job
   const collection = req.collection === "" ? "default" : req.collection;
   if (!COLLECTION.test(collection)) throw new InvalidArgumentError("collection", `${JSON.stringify(req.collection)} is not a valid name: 1-64 characters of a-z, 0-9, "_" and "-"`);
   if ([...req.displayName].length > LIMITS.displayName) throw new InvalidArgumentError("display_name", `longer than ${LIMITS.displayName} characters`);
-  if (req.requestId.length > LIMITS.requestId) throw new InvalidArgumentError("request_id", `longer than ${LIMITS.requestId} characters`);
+  if ([...req.requestId].length > LIMITS.requestId) throw new InvalidArgumentError("request_id", `longer than ${LIMITS.requestId} characters`);
   const tags = validTags(req.tags);
   const metadata = validMetadata("metadata", req.metadata);
   const qualityOptions = validQuality(req);
@@ -88,12 +88,12 @@ function validFiles(files: UploadedFile[], limits: StartLimits): number {
     const at = `${field}[${i}]`;
     const name = f.filename.trim();
     if (name === "") throw new InvalidArgumentError(`${at}.filename`, "required (it names the item and implies the content type)");
-    if (name.length > LIMITS.filename) throw new InvalidArgumentError(`${at}.filename`, `longer than ${LIMITS.filename} characters`);
+    if ([...name].length > LIMITS.filename) throw new InvalidArgumentError(`${at}.filename`, `longer than ${LIMITS.filename} characters`);
     if (f.content.length > limits.maxFileBytes) {
       throw new InvalidArgumentError(`${at}.content`, `${JSON.stringify(name)} is ${f.content.length} bytes, over the limit of ${limits.maxFileBytes} bytes per file`);
     }
     if ([...f.title].length > LIMITS.title) throw new InvalidArgumentError(`${at}.title`, `longer than ${LIMITS.title} characters`);
-    if (f.sourceUri.length > LIMITS.uri) throw new InvalidArgumentError(`${at}.source_uri`, `longer than ${LIMITS.uri} characters`);
+    if ([...f.sourceUri].length > LIMITS.uri) throw new InvalidArgumentError(`${at}.source_uri`, `longer than ${LIMITS.uri} characters`);
     validMetadata(`${at}.metadata`, f.metadata);
     const uri = fileSourceUri(f);
     const earlier = uris.get(uri);
@@ -120,7 +120,7 @@ function validWebCrawl(w: WebCrawlSource): void {
   if (w.startUrls.length > WEB_DEFAULTS.startUrls) throw new InvalidArgumentError(`${field}.start_urls`, `at most ${WEB_DEFAULTS.startUrls} start URLs, got ${w.startUrls.length}`);
   w.startUrls.forEach((raw, i) => {
     const at = `${field}.start_urls[${i}]`;
-    if (raw.length > LIMITS.uri) throw new InvalidArgumentError(at, `longer than ${LIMITS.uri} characters`);
+    if ([...raw].length > LIMITS.uri) throw new InvalidArgumentError(at, `longer than ${LIMITS.uri} characters`);
     let url: URL;
     try {
       url = new URL(raw);
@@ -142,7 +142,7 @@ function validTags(values: string[]): string[] {
   const out = [...new Set(values.map((t) => t.trim()))];
   if (out.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${out.length}`);
   for (const t of out) {
-    if (t.length === 0 || t.length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
+    if (t.length === 0 || [...t].length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
   }
   return out;
 }
@@ -151,8 +151,8 @@ function validMetadata(field: string, values: Record<string, string>): Record<st
   const entries = Object.entries(values);
   if (entries.length > LIMITS.metadataEntries) throw new InvalidArgumentError(field, `at most ${LIMITS.metadataEntries} entries, got ${entries.length}`);
   for (const [k, v] of entries) {
-    if (k.length === 0 || k.length > LIMITS.metadataKey) throw new InvalidArgumentError(field, `keys must be 1-${LIMITS.metadataKey} characters, got ${JSON.stringify(k)}`);
-    if (v.length > LIMITS.metadataValue) throw new InvalidArgumentError(`${field}.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
+    if (k.length === 0 || [...k].length > LIMITS.metadataKey) throw new InvalidArgumentError(field, `keys must be 1-${LIMITS.metadataKey} characters, got ${JSON.stringify(k)}`);
+    if ([...v].length > LIMITS.metadataValue) throw new InvalidArgumentError(`${field}.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
   }
   return Object.fromEntries(entries);
 }

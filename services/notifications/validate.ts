@@ -12,7 +12,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function url(value: string): string {
   const field = "url";
   if (value.trim() === "") throw new InvalidArgumentError(field, "required");
-  if (value.length > LIMITS.url) throw new InvalidArgumentError(field, `at most ${LIMITS.url} characters`);
+  if ([...value].length > LIMITS.url) throw new InvalidArgumentError(field, `at most ${LIMITS.url} characters`);
   let parsed: URL;
   try {
     parsed = new URL(value.trim());
@@ -39,19 +39,19 @@ export function eventTypes(values: string[]): string[] {
 /** The given secret, or a generated one (32 random bytes, base64url) when empty. */
 export function secret(value: string): string {
   if (value === "") return randomBytes(32).toString("base64url");
-  if (value.length < LIMITS.secretMin || value.length > LIMITS.secretMax) {
+  if ([...value].length < LIMITS.secretMin || [...value].length > LIMITS.secretMax) {
     throw new InvalidArgumentError("secret", `must be ${LIMITS.secretMin} to ${LIMITS.secretMax} characters (or empty to have one generated)`);
   }
   return value;
 }
 
 export function description(value: string): string {
-  if (value.length > LIMITS.description) throw new InvalidArgumentError("description", `at most ${LIMITS.description} characters`);
+  if ([...value].length > LIMITS.description) throw new InvalidArgumentError("description", `at most ${LIMITS.description} characters`);
   return value;
 }
 
 export function eventId(value: string): string {
-  if (value.length > LIMITS.eventId) throw new InvalidArgumentError("event_id", `at most ${LIMITS.eventId} characters`);
+  if ([...value].length > LIMITS.eventId) throw new InvalidArgumentError("event_id", `at most ${LIMITS.eventId} characters`);
   return value;
 }
 

@@ -44,7 +44,7 @@ function label(field: string, value: string, max: number, required: boolean): st
     if (required) throw new InvalidArgumentError(field, "required");
     return "";
   }
-  if (value.length > max) throw new InvalidArgumentError(field, `longer than ${max} characters`);
+  if ([...value].length > max) throw new InvalidArgumentError(field, `longer than ${max} characters`);
   if (CONTROL.test(value)) throw new InvalidArgumentError(field, "must not contain control characters");
   return value;
 }
@@ -65,7 +65,7 @@ function metadata(field: string, values: Record<string, string>): Record<string,
   if (entries.length > LIMITS.metadataEntries) throw new InvalidArgumentError(field, `at most ${LIMITS.metadataEntries} entries, got ${entries.length}`);
   for (const [k, v] of entries) {
     label(`${field} key`, k, LIMITS.metadataKeyLength, true);
-    if (v.length > LIMITS.metadataValueLength) throw new InvalidArgumentError(`${field}.${k}`, `value longer than ${LIMITS.metadataValueLength} characters`);
+    if ([...v].length > LIMITS.metadataValueLength) throw new InvalidArgumentError(`${field}.${k}`, `value longer than ${LIMITS.metadataValueLength} characters`);
   }
   return Object.fromEntries(entries);
 }
