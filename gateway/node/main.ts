@@ -40,9 +40,10 @@ const identity = connect(IdentityServiceClient, "identity", { auth: "none" });
 // Revoked keys are announced by identity and refused here at once, whatever the caches hold. The stream is
 // held with a service token and reopened whenever it ends (identity restarting, connection ageing, its deadline).
 const REVOCATION_WATCH_GRACE_MS = 10_000;
-const revocationSource = connect(IdentityServiceClient, "identity", { deadlineMs: 10 * 60_000 });
+const revocationSource = connect(IdentityServiceClient, "identity");
 const revocations = watchRevocations({
-  open: (signal) => revocationSource.watchRevocations({}, { signal }),
+  // Ten minutes a stream, then a fresh one (with the recent list again); the deadline leaves room for the clean end.
+  open: (signal) => revocationSource.watchRevocations({ watchSeconds: 600 }, { signal, deadlineMs: 630_000 }),
   // Info only: streams end routinely (connection ageing, deadlines); a failure to reconnect is logged as a warning by the watch.
   onChange: (live) => log.info(live ? "watching key revocations" : "key revocation watch ended; reconnecting (API-key exchanges are not reused meanwhile)"),
 });

@@ -37,6 +37,8 @@ export const OPERATOR_KEY =
 
 const PAGE = { default: 50, max: 1000 };
 const DEFAULT_TOKEN_TTL_S = 900;
+/** Longest a WatchRevocations stream stays open before the watcher reconnects. */
+const MAX_WATCH_S = 3600;
 const MAX_ANSWER = 2000;
 const USER_PATHS = ["email", "display_name", "roles"] as const;
 
@@ -220,8 +222,11 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       return { principal };
     },
 
-    watchRevocations(_req, ctx) {
-      return revocations.watch(ctx.signal, ctx.deadline);
+    watchRevocations(req, ctx) {
+      if (!Number.isInteger(req.watchSeconds) || req.watchSeconds < 0 || req.watchSeconds > MAX_WATCH_S) {
+        throw new InvalidArgumentError("watch_seconds", `must be 0-${MAX_WATCH_S}, got ${req.watchSeconds}`);
+      }
+      return revocations.watch(ctx.signal, Date.now() + req.watchSeconds * 1000, ctx.deadline);
     },
 
     async issueToken(req, ctx) {

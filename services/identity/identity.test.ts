@@ -104,7 +104,8 @@ describe("identity", () => {
     assert.equal((await rejection((await operator()).createTenant({ tenantId: "acme", displayName: "again", adminEmail: "a@b.cd" }))).code, status.ALREADY_EXISTS);
     const listed = await t.admin.listApiKeys({ pageSize: 0, pageToken: "", userId: "", includeRevoked: false });
     assert.equal(listed.apiKeys.length, 1);
-    assert.ok(!JSON.stringify(listed).includes(t.adminApiKeySecret.split("_")[2]!), "listing never shows secrets");
+    // The whole secret after "rag_<12 hex>_" (it may itself contain "_", so split() could pick a fragment).
+    assert.ok(!JSON.stringify(listed).includes(t.adminApiKeySecret.slice("rag_0123456789ab_".length)), "listing never shows secrets");
   });
 
   test("a reader key authenticates with reader permissions only; its secret is stored hashed", async () => {
@@ -296,7 +297,7 @@ describe("identity", () => {
     const gone = await t.admin.createApiKey({ name: "gone", role: Role.ROLE_READER, userId: user!.userId });
 
     const stop = new AbortController();
-    const stream = client().watchRevocations({}, { signal: stop.signal, deadlineMs: 60_000 })[Symbol.asyncIterator]();
+    const stream = client().watchRevocations({ watchSeconds: 60 }, { signal: stop.signal, deadlineMs: 70_000 })[Symbol.asyncIterator]();
     const first = await stream.next();
     const initial = first.value!.revoked.map((r: { apiKeyId: string }) => r.apiKeyId);
     assert.ok(initial.includes(early.apiKey!.apiKeyId), "a key revoked before the watch began is in the first batch");
@@ -319,12 +320,20 @@ describe("identity", () => {
 
     // Just before the call's deadline the stream ends cleanly (the watcher reconnects), never with DEADLINE_EXCEEDED.
     const short: unknown[] = [];
-    for await (const batch of client().watchRevocations({}, { deadlineMs: 2_500 })) short.push(batch);
+    for await (const batch of client().watchRevocations({ watchSeconds: 3600 }, { deadlineMs: 2_500 })) short.push(batch);
     assert.equal(short.length, 1);
+    // watch_seconds 0: the recent list alone; out of range: INVALID_ARGUMENT naming the field.
+    const once: { revoked: unknown[] }[] = [];
+    for await (const batch of client().watchRevocations({ watchSeconds: 0 })) once.push(batch);
+    assert.equal(once.length, 1);
+    assert.ok(once[0]!.revoked.length >= 3);
+    expectInvalid(await rejection((async () => {
+      for await (const _ of client().watchRevocations({ watchSeconds: -1 })) break;
+    })()), "watch_seconds", /0-3600/);
 
     const asAdmin = await withKey(t.adminApiKeySecret);
     const refused = await rejection((async () => {
-      for await (const _ of asAdmin.watchRevocations({})) break;
+      for await (const _ of asAdmin.watchRevocations({ watchSeconds: 0 })) break;
     })());
     assert.equal(refused.code, status.PERMISSION_DENIED);
   });
@@ -336,7 +345,7 @@ describe("identity", () => {
     try {
       const t = await newTenant("replicated");
       const key = await t.admin.createApiKey({ name: "elsewhere", role: Role.ROLE_READER, userId: "" });
-      const stream = other.watchRevocations({}, { signal: stop.signal, deadlineMs: 60_000 })[Symbol.asyncIterator]();
+      const stream = other.watchRevocations({ watchSeconds: 60 }, { signal: stop.signal, deadlineMs: 70_000 })[Symbol.asyncIterator]();
       await stream.next(); // the recent list: the watch is open
       await t.admin.revokeApiKey({ apiKeyId: key.apiKey!.apiKeyId }); // on the first replica
       for (;;) {

@@ -43,11 +43,11 @@ export class RevocationFeed {
 
   /**
    * The stream for one watcher: first the revocations recent enough to matter, then each batch as it is
-   * seen, until `signal` aborts (the caller went away) or, cleanly, just before the call's `deadline`
-   * (epoch ms): the watcher then reconnects and gets the recent list again.
+   * seen, until `signal` aborts (the caller went away) or, cleanly, at `until` (epoch ms) but no later than
+   * just before the call's deadline: the watcher then reconnects and gets the recent list again.
    */
-  async *watch(callSignal: AbortSignal, deadline = Number.POSITIVE_INFINITY): AsyncGenerator<WatchRevocationsResponse> {
-    const endIn = deadline - END_BEFORE_DEADLINE_MS - Date.now();
+  async *watch(callSignal: AbortSignal, until = Number.POSITIVE_INFINITY, deadline = Number.POSITIVE_INFINITY): AsyncGenerator<WatchRevocationsResponse> {
+    const endIn = Math.min(until, deadline - END_BEFORE_DEADLINE_MS) - Date.now();
     const signal = Number.isFinite(endIn) ? AbortSignal.any([callSignal, AbortSignal.timeout(Math.max(0, endIn))]) : callSignal;
     const queue: RevocationRow[] = [];
     let wake: (() => void) | undefined;
