@@ -71,6 +71,9 @@ interface Slot {
   error?: Error;
 }
 
+/** tsx as this module resolves it, so a worker starts whatever the service's working directory is. */
+const TSX = import.meta.resolve("tsx");
+
 /** What V8 prints when a heap limit kills a process. */
 const OUT_OF_MEMORY = /heap out of memory|Reached heap limit|Allocation failed/;
 
@@ -150,7 +153,7 @@ export class WorkerPool<In, Out> {
   private spawn(): void {
     const worker = fork(fileURLToPath(this.opts.module), [], {
       // Not the parent's flags: those start telemetry or the test runner, which a worker must not.
-      execArgv: ["--import", "tsx", `--max-old-space-size=${this.opts.maxMemoryMb}`],
+      execArgv: ["--import", TSX, `--max-old-space-size=${this.opts.maxMemoryMb}`],
       serialization: "advanced", // Buffers and typed arrays cross as such
       stdio: ["ignore", "inherit", "pipe", "ipc"],
     });
