@@ -1,5 +1,6 @@
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { Client, credentials, Metadata, type ClientReadableStream } from "@grpc/grpc-js";
+import { RECONNECT_CHANNEL_OPTIONS } from "#mesh/client.js";
 
 /**
  * gRPC calls on raw bytes: the gateway encodes and decodes messages itself (protobuf-es, from the
@@ -27,7 +28,9 @@ export class Upstreams {
   client(target: string): Client {
     let client = this.clients.get(target);
     if (!client) {
-      client = new Client(target, credentials.createInsecure(), { "grpc.max_receive_message_length": MAX_RECEIVE_BYTES });
+      // The mesh's reconnect backoff: after a long outage, grpc-js's default (up to 120 s) would keep the
+      // gateway away from a service that is back.
+      client = new Client(target, credentials.createInsecure(), { ...RECONNECT_CHANNEL_OPTIONS, "grpc.max_receive_message_length": MAX_RECEIVE_BYTES });
       this.clients.set(target, client);
     }
     return client;
