@@ -626,8 +626,9 @@ class SchemaBuilder {
       .filter((f) => f !== mask && !this.constraints.required(f) && !f.name.startsWith("expected_"))
       .map((f) => f.jsonName);
     if (!names.length) return {};
-    const one = `(${names.join("|")})`;
-    return { pattern: `^$|^${one}(,${one})*$` };
+    // As the services read it: comma-separated, each path trimmed, empty entries ignored.
+    const one = `\\s*(${names.join("|")})?\\s*`;
+    return { pattern: `^${one}(,${one})*$` };
   }
 
   private elementRules(enumDesc: DescEnum | undefined, base: Schema, rules: FieldRulesJson): Schema {

@@ -50,9 +50,11 @@ export function validateStartJob(req: StartJobRequest, limits: StartLimits): Job
       stored = { kind };
       break;
     case "sql":
-      throw new UnimplementedError("the SQL connector (source.sql)");
+      // Declared in the contract for a later release: refused as a choice this release does not offer (a 400,
+      // not a 501, so a well-formed request never gets a server error).
+      throw new InvalidArgumentError("source.sql", "the SQL connector is not available in this release; use files or web_crawl");
     case "httpApi":
-      throw new UnimplementedError("the HTTP/JSON API connector (source.http_api)");
+      throw new InvalidArgumentError("source.http_api", "the HTTP/JSON API connector is not available in this release; use files or web_crawl");
   }
   // Streaming re-reads a source on a schedule; this release runs batch jobs only.
   if (streaming) throw new UnimplementedError("streaming mode (mode = INGESTION_MODE_STREAMING)");
