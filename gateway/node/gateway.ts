@@ -14,6 +14,7 @@ import { Readiness } from "./readiness.js";
 import { buildRequestMessage } from "./request-message.js";
 import { renderResponse } from "./response.js";
 import { Router, type Route, type RouteInfo } from "./router.js";
+import { resumable, resumeFrom } from "./stream-resume.js";
 import { relayStream, streamFormatFor, type RelayedStream } from "./streaming.js";
 import { Upstreams } from "./upstream.js";
 
@@ -173,6 +174,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
     const body = binding.body !== "" ? await readJsonBody(req, maxBodyBytes) : undefined;
     const request = buildRequestMessage(binding.method.input, binding.body, { pathVariables: variables, query, body }, registry);
+    if (info.serverStreaming) resumeFrom(binding.method.input, request, req.headers["last-event-id"]);
     const target = opts.upstream(info.service);
     if (!target) throw grpcError(status.UNAVAILABLE, `no upstream is configured for ${info.service}`);
     const metadata = upstreamMetadata(req, requestId, admission.metadata);
@@ -199,6 +201,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const relay = relayStream(call, res, {
       format: streamFormatFor(req.headers.accept),
       render,
+      eventId: resumable(binding.method.output),
       toError: (err) => toHttpError(err, requestId, upstreamName(info.service)),
       sendError: (err) => sendJson(res, err.status, errorBody(err), err.headers),
     });

@@ -22,6 +22,11 @@ export interface RelayOptions {
   toError(err: unknown): HttpError;
   /** Called when nothing was streamed yet: the failure is answered as an ordinary JSON error response. */
   sendError(err: HttpError): void;
+  /**
+   * The SSE `id:` of a message, for messages that carry their own resume point (WatchJob's `sequence`):
+   * a client that reconnects sends it back as `Last-Event-ID`. Otherwise messages are numbered from 1.
+   */
+  eventId?(message: JsonValue): string | undefined;
 }
 
 export interface RelayedStream {
@@ -90,7 +95,8 @@ export function relayStream(call: ClientReadableStream<Buffer>, res: ServerRespo
     }
     start();
     sent++;
-    write(opts.format === "sse" ? `id: ${sent}\ndata: ${JSON.stringify(json)}\n\n` : `${JSON.stringify({ result: json })}\n`);
+    const id = opts.eventId?.(json) ?? String(sent);
+    write(opts.format === "sse" ? `id: ${id}\ndata: ${JSON.stringify(json)}\n\n` : `${JSON.stringify({ result: json })}\n`);
   });
   call.on("error", fail);
   call.on("end", () => {
