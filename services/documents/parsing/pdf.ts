@@ -19,14 +19,7 @@ let pdfjs: Promise<PdfJs> | undefined;
 
 /** pdf.js is large: loaded on the first PDF, not at start-up. */
 function loadPdfJs(): Promise<PdfJs> {
-  // pdfjs-dist 6 targets Node 22, whose Promise.withResolvers its legacy build does not polyfill (Node 20 lacks it).
-  const P = Promise as unknown as { withResolvers?: () => unknown };
-  P.withResolvers ??= function withResolvers<T>() {
-    let resolve!: (value: T) => void;
-    let reject!: (reason: unknown) => void;
-    const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-    return { promise, resolve, reject };
-  };
+  // pdfjs-dist 5 supports Node 20: its legacy build polyfills what Node 20 lacks (Promise.withResolvers).
   return (pdfjs ??= import("pdfjs-dist/legacy/build/pdf.mjs"));
 }
 
