@@ -282,13 +282,13 @@ describe("REST→gRPC gateway", () => {
   });
 
   describe("server streams", () => {
-    it("relays a stream as Server-Sent Events ending with an end event", async () => {
+    it("relays a stream as Server-Sent Events ending with an end event, each event's id its sequence", async () => {
       const stream = openStream(port, "GET", "/v1/jobs/j1:watch");
       const res = await stream.opened;
       assert.equal(res.statusCode, 200);
       assert.equal(res.headers["content-type"], "text/event-stream; charset=utf-8");
       const events = sseEvents(await stream.end());
-      assert.deepEqual(events.map((e) => [e.event, e.id]), [[undefined, "1"], [undefined, "2"], ["end", undefined]]);
+      assert.deepEqual(events.map((e) => [e.event, e.id]), [[undefined, "7"], [undefined, "9"], ["end", undefined]]);
       assert.equal(events[0].data.eventType, "JOB_EVENT_TYPE_SNAPSHOT");
       assert.equal(events[0].data.job.jobId, "j1");
       assert.equal(events[0].data.job.progress.itemsDiscovered, "12");

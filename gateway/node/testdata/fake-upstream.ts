@@ -113,13 +113,14 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     watchJob(call: ServerWritableStream<WatchJobRequest, WatchJobResponse>) {
       seen(call);
       const jobId = call.request.jobId;
-      const event = (state: JobState, eventType: JobEventType) =>
-        WatchJobResponse.fromPartial({ eventType, job: { jobId, state, progress: { itemsDiscovered: "12", itemsProcessed: "3" }, createTime: CREATED_AT } });
+      // Sequences as the real service numbers its events (jobs.event_seq), not from 1.
+      const event = (state: JobState, eventType: JobEventType, sequence: string) =>
+        WatchJobResponse.fromPartial({ eventType, sequence, job: { jobId, state, progress: { itemsDiscovered: "12", itemsProcessed: "3" }, createTime: CREATED_AT } });
       if (jobId === "missing") {
         call.emit("error", toServiceError(new NotFoundError("job", jobId)));
         return;
       }
-      call.write(event(JobState.JOB_STATE_RUNNING, JobEventType.JOB_EVENT_TYPE_SNAPSHOT));
+      call.write(event(JobState.JOB_STATE_RUNNING, JobEventType.JOB_EVENT_TYPE_SNAPSHOT, "7"));
       if (jobId === "forever") {
         call.on("cancelled", () => cancelled());
         return;
@@ -128,7 +129,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
         call.emit("error", toServiceError(new UnavailableError("job store went away")));
         return;
       }
-      call.write(event(JobState.JOB_STATE_SUCCEEDED, JobEventType.JOB_EVENT_TYPE_STATE_CHANGED));
+      call.write(event(JobState.JOB_STATE_SUCCEEDED, JobEventType.JOB_EVENT_TYPE_STATE_CHANGED, "9"));
       call.end();
     },
   });
