@@ -91,6 +91,18 @@ describe("extractive answerer", () => {
     assert.equal(none.answer, NO_ANSWER);
   });
 
+  test("a yes/no question is answered by the statement of its fact, not by its restatement", () => {
+    const cats = [
+      passage(1, "Cats FAQ", "Do cats purr when content?\n\nThis page explains whether cats purr when content."),
+      passage(2, "Cats", "Cats sleep sixteen hours a day. They purr when they are content."),
+    ];
+    const r = answerExtractively("Do cats purr when content?", cats);
+    assert.equal(r.answered, true, r.answer);
+    assert.equal(r.answer, "They purr when they are content. [2]");
+    const none = answerExtractively("Do cats purr when content?", cats.slice(0, 1));
+    assert.equal(none.answered, false, none.answer);
+  });
+
   test("a question is told from a statement that quotes one or carries an editor's note", () => {
     const asks = (text: string) => rankSentences("pope basilica", [{ text }])[0]!.asks;
     assert.equal(asks("Why does the pope build the basilica?"), true);

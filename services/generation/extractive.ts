@@ -1,7 +1,7 @@
 import { FinishReason, type Citation } from "#gen/rag/v1/generation.js";
 import { InvalidArgumentError } from "#mesh/errors.js";
 import { NO_ANSWER, usage, type GenerationInput, type NumberedPassage, type Provider, type TemplateName } from "./provider.js";
-import { answerType, DEFAULT_WEIGHTS, rankSentences, type AnswerType, type RankedSentence, type RankWeights } from "./sentence-rank.js";
+import { answerType, DEFAULT_WEIGHTS, isPolar, rankSentences, type AnswerType, type RankedSentence, type RankWeights } from "./sentence-rank.js";
 import { codePointOffset, cutToTokens, estimateTokens } from "./text.js";
 
 export const EXTRACTIVE_MODEL = "extractive-v1";
@@ -61,8 +61,11 @@ interface Quote {
  * below" does not say when the office opens). Names and places are not held to this: their cue, a capital
  * letter, misses too many real answers ("BSkyB has design authority …", "… done in committee").
  */
-export function bearsAnswer(sentence: RankedSentence, expected: AnswerType): boolean {
-  if (sentence.asks || sentence.novel === 0) return false;
+export function bearsAnswer(sentence: RankedSentence, expected: AnswerType, polar = false): boolean {
+  if (sentence.asks) return false;
+  // A yes/no question is answered by a plain statement of its fact, not by a heading or a line about the page.
+  if (polar && sentence.novel === 0) return !sentence.heading && !sentence.meta;
+  if (sentence.novel === 0) return false;
   return (expected !== "number" && expected !== "date") || sentence.typed || sentence.novel >= 2;
 }
 
@@ -74,12 +77,13 @@ export function bearsAnswer(sentence: RankedSentence, expected: AnswerType): boo
  */
 export function answerExtractively(question: string, passages: NumberedPassage[], options: ExtractiveOptions = DEFAULT_EXTRACTIVE): ExtractiveAnswer {
   const expected = answerType(question);
+  const polar = isPolar(question);
   const all = rankSentences(question, passages, options.weights);
-  const ranked = all.filter((s) => bearsAnswer(s, expected));
+  const ranked = all.filter((s) => bearsAnswer(s, expected, polar));
   // A restatement shows how fully the documents name what is asked; a sentence that shares only part of
   // that, even with its passage's title ("Acme Sync keeps folders in step" for "How do I configure Acme
   // Sync?"), is about something else.
-  const restated = all.reduce((most, s) => (bearsAnswer(s, expected) ? most : Math.max(most, s.coverage)), 0);
+  const restated = all.reduce((most, s) => (bearsAnswer(s, expected, polar) ? most : Math.max(most, s.coverage)), 0);
   const covers = (s: RankedSentence) => s.coverage >= options.minCoverage && s.titled >= options.restatedShare * restated;
   const best = ranked[0];
   if (!best || !covers(best)) return { answer: NO_ANSWER, citations: [], answered: false, truncated: false };

@@ -41,6 +41,8 @@ export interface RankedSentence {
    * process of constructing …"). A sentence with none merely restates the question.
    */
   novel: number;
+  /** The sentence talks about a document ("this page explains …") with words the question does not use. */
+  meta: boolean;
   /** The sentence holds something of the expected answer type (who, when, where, how many) beyond the question's words. */
   typed: boolean;
   /** Like `coverage`, with the passage's title counted too: the title names what the whole passage is about. */
@@ -87,6 +89,14 @@ const TYPE_CUES: [AnswerType, RegExp][] = [
 const MONTHS = /^(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|century|centuries|bc|bce|ad|ce|decade|decades)$/;
 const NUMBER_WORDS = /^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion|dozen|dozens|half|percent|twice|thrice|single|double|triple)$/;
 
+/**
+ * A yes/no question ("Do cats purr when content?"): its answer is the statement of the fact it asks about,
+ * which may well use no word the question does not ("They purr when they are content").
+ */
+export function isPolar(question: string): boolean {
+  return /^\s*(do|does|did|is|are|was|were|can|could|will|would|should|shall|has|have|had|may|might|must)\b/i.test(question);
+}
+
 export function answerType(question: string): AnswerType {
   const q = question.toLowerCase();
   for (const [type, cue] of TYPE_CUES) if (cue.test(q)) return type;
@@ -120,7 +130,7 @@ const DOCUMENT_WORDS = new Set(
   (
     "page pages section sections article articles document documents guide guides faq faqs question questions topic topics " +
     "overview introduction information info detail details learn read see find following follow below above here help note " +
-    "contents chapter tutorial manual step steps explain explains explained describe describes described cover covers covered " +
+    "chapter tutorial manual step steps explain explains explained describe describes described cover covers covered " +
     "list listed want need know ask asked asking frequently common simple easy quick"
   )
     .split(" ")
@@ -232,6 +242,7 @@ export function rankSentences(question: string, passages: RankPassage[], weights
     const typed = hasAnswerType(type, s.sequence, qSet) ? 1 : 0;
     // The title's words count as new: the title may well be the answer ("The Rhine is the longest river in Germany").
     const novel = new Set(s.sequence.map((t) => t.stem).filter((t) => !qSet.has(t) && !DOCUMENT_WORDS.has(t))).size;
+    const meta = s.sequence.some((t) => !qSet.has(t.stem) && DOCUMENT_WORDS.has(t.stem));
     const prior = 1 / (1 + s.passage);
 
     // A long sentence matches more words by chance: discount it as BM25 discounts long documents.
@@ -245,7 +256,7 @@ export function rankSentences(question: string, passages: RankPassage[], weights
       weights.passage * passageCoverage +
       weights.answerType * typed * Math.min(1, coverage * 2) +
       weights.rankPrior * prior;
-    return { passage: s.passage, index: s.index, sentence: s.sentence, score, coverage, asks: s.asks, heading: s.heading, novel, typed: typed === 1, titled };
+    return { passage: s.passage, index: s.index, sentence: s.sentence, score, coverage, asks: s.asks, heading: s.heading, novel, meta, typed: typed === 1, titled };
   });
   return ranked.sort((a, b) => b.score - a.score || a.passage - b.passage || a.index - b.index);
 }
