@@ -93,7 +93,10 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     req.on("close", onClose);
   });
   const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim() === "") return undefined;
+  if (text === "") return undefined;
+  // Blank is not empty: a body of only whitespace is no JSON value, and taking it for "no body" would accept
+  // a request the contract says must have one.
+  if (text.trim() === "") throw invalidArgument("invalid request body: it is blank; send a JSON object");
   try {
     return JSON.parse(text) as JsonValue;
   } catch (err) {

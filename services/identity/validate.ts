@@ -4,7 +4,10 @@ import { isAssignable } from "./roles.js";
 
 const TENANT_ID = /^[a-z][a-z0-9-]{2,62}$/;
 // Deliberately loose: one "@", something on each side, a dot in the domain, no spaces.
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// Spelled out, not left to \s: the same pattern is in identity.proto, and regex engines (the gateway's
+// clients validate against the OpenAPI document) disagree on what \s covers (U+001C–U+001F, U+0085, U+FEFF).
+const EMAIL_PART = "[^\\s@\\x00-\\x1f\\x7f-\\x9f\\ufeff]+";
+const EMAIL = new RegExp(`^${EMAIL_PART}@${EMAIL_PART}\\.${EMAIL_PART}$`);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const MAX_NAME = 200;
 
@@ -26,7 +29,7 @@ export function optionalName(field: string, value: string): string {
 }
 
 export function email(field: string, value: string): string {
-  const v = value.trim().toLowerCase();
+  const v = value.replace(/^[ \t]+|[ \t]+$/g, "").toLowerCase(); // surrounding spaces and tabs only, as the contract says
   if (v === "") throw new InvalidArgumentError(field, "required");
   if ([...v].length > 320 || !EMAIL.test(v)) throw new InvalidArgumentError(field, `${JSON.stringify(value)} is not an email address`);
   return v;
