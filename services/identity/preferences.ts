@@ -23,6 +23,9 @@ export function applyPreferences(current: PreferencesRow, req: UpdatePreferences
     history_disabled: req.historyDisabled,
     custom: req.custom,
   };
+  // Every value sent is held to the rules, masked or not: a field the mask leaves out is ignored, but a bad
+  // value in it is still a bad request (as the contract describes each field), not silently dropped.
+  validate({ ...current, ...(wanted as unknown as Partial<PreferencesRow>) });
   const masked = maskPaths(req.updateMask, PATHS) as Path[];
   const paths = masked.length > 0 ? masked : PATHS.filter((p) => !isEmpty(wanted[p]));
   const next = { ...current };
