@@ -2,6 +2,7 @@ import type { GenerationOptions } from "#gen/rag/v1/generation.js";
 import type { AskRequest } from "#gen/rag/v1/query.js";
 import { SearchMode, type Filter } from "#gen/rag/v1/retrieval.js";
 import { InvalidArgumentError } from "#mesh/errors.js";
+import { checkFilter } from "#mesh/labels.js";
 
 export const LIMITS = { questionChars: 4000, topK: 50, maxTokens: 4096 };
 export const DEFAULTS = { collection: "default", topK: 5, mode: SearchMode.SEARCH_MODE_HYBRID, maxTokens: 512, template: "default" };
@@ -47,7 +48,9 @@ export function askPlan(req: AskRequest): AskPlan {
     collection,
     topK: req.topK || DEFAULTS.topK,
     mode,
-    filter: req.filter,
+    // Checked here as retrieval checks it, so that a bad filter fails the ask at once, SubmitAsk included,
+    // rather than later as a FAILED ask.
+    filter: req.filter && (checkFilter(req.filter), req.filter),
     generation: {
       provider: options?.provider.trim() ?? "",
       model: options?.model.trim() ?? "",

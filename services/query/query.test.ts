@@ -398,6 +398,15 @@ describe("AskStream", () => {
 });
 
 describe("SubmitAsk / GetAskResult", () => {
+  test("a bad filter is refused when the ask is submitted, naming the field, not accepted and failed later", async () => {
+    const client = as("acme");
+    const control = await rejection(client.submitAsk(SubmitAskRequest.fromPartial({ question: "Who approves holidays?", filter: { tags: ["hr", "bad\u0007tag"] } })));
+    expectCode(control, status.INVALID_ARGUMENT, /control characters/);
+    assert.equal(errorDetails(control).field, "filter.tags[1]");
+    const ranges = await rejection(client.submitAsk(SubmitAskRequest.fromPartial({ question: "Who approves holidays?", filter: { numericRanges: Array.from({ length: 17 }, () => ({ key: "year" })) } })));
+    assert.equal(errorDetails(ranges).field, "filter.numeric_ranges");
+  });
+
   test("runs in the background: pending, running, succeeded; tenant-scoped; the result is the full answer", async () => {
     const client = as("acme");
     const held = gate();

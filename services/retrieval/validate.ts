@@ -1,37 +1,29 @@
 import { SearchMode, type DeleteRequest, type Filter, type Point, type SearchRequest } from "#gen/rag/v1/retrieval.js";
 import { InvalidArgumentError } from "#mesh/errors.js";
+import { checkFilter, LABEL_LIMITS, label, labels, metadata } from "#mesh/labels.js";
 import type { FusionParams, IndexPoint, PointSelector, Retriever, SearchFilter, SearchQuery } from "./backend.js";
 
 /** Bounds on what one request may carry; they keep a single call from exhausting memory or the engine. */
 export const LIMITS = {
+  ...LABEL_LIMITS,
   pointsPerUpsert: 1000,
   idsPerDelete: 10_000,
-  idLength: 256,
   textLength: 100_000,
   titleLength: 1000,
   sourceUriLength: 2048,
   headings: 32,
   headingLength: 1000,
   tags: 64,
-  tagLength: 256,
-  metadataEntries: 64,
-  metadataKeyLength: 128,
-  metadataValueLength: 2048,
   dimensions: 16_384,
   queryLength: 8192,
   defaultTopK: 10,
   maxTopK: 100,
-  filterValues: 1000,
-  ranges: 16,
 };
 
 const COLLECTION = /^[a-z0-9_-]{1,64}$/;
 // RFC 3339 (and so Qdrant's datetime payloads) has four-digit years.
 const FIRST_TIME_MS = -62_135_596_800_000;
 const LAST_TIME_MS = 253_402_300_799_999;
-// Control characters have no business in ids, tags or keys, and keeping them out keeps every engine's
-// query language (SQL literals, JSON paths) simple to quote.
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function collectionName(value: string): string {
   if (value === "") return "default";
@@ -39,35 +31,9 @@ export function collectionName(value: string): string {
   return value;
 }
 
-function label(field: string, value: string, max: number, required: boolean): string {
-  if (value.trim() === "") {
-    if (required) throw new InvalidArgumentError(field, "required");
-    return "";
-  }
-  if ([...value].length > max) throw new InvalidArgumentError(field, `longer than ${max} characters`);
-  if (CONTROL.test(value)) throw new InvalidArgumentError(field, "must not contain control characters");
-  return value;
-}
-
 function text(field: string, value: string, max: number): string {
   if ([...value].length > max) throw new InvalidArgumentError(field, `longer than ${max} characters`);
   return value;
-}
-
-function labels(field: string, values: string[], maxCount: number, maxLength: number): string[] {
-  if (values.length > maxCount) throw new InvalidArgumentError(field, `at most ${maxCount} entries, got ${values.length}`);
-  values.forEach((v, i) => label(`${field}[${i}]`, v, maxLength, true));
-  return [...new Set(values)];
-}
-
-function metadata(field: string, values: Record<string, string>): Record<string, string> {
-  const entries = Object.entries(values);
-  if (entries.length > LIMITS.metadataEntries) throw new InvalidArgumentError(field, `at most ${LIMITS.metadataEntries} entries, got ${entries.length}`);
-  for (const [k, v] of entries) {
-    label(`${field} key`, k, LIMITS.metadataKeyLength, true);
-    if ([...v].length > LIMITS.metadataValueLength) throw new InvalidArgumentError(`${field}.${k}`, `value longer than ${LIMITS.metadataValueLength} characters`);
-  }
-  return Object.fromEntries(entries);
 }
 
 export function vector(field: string, values: number[]): number[] {
@@ -131,38 +97,9 @@ export function deleteSelector(req: DeleteRequest): PointSelector {
   };
 }
 
-function bound(field: string, v: number | undefined): number | undefined {
-  if (v !== undefined && !Number.isFinite(v)) throw new InvalidArgumentError(field, "must be a finite number");
-  return v;
-}
-
+/** The filter checked by the rules every service shares (#mesh/labels.ts). */
 export function searchFilter(filter: Filter | undefined): SearchFilter {
-  const f = filter ?? { documentIds: [], tags: [], metadata: {}, numericRanges: [], timeRanges: [] };
-  if (f.numericRanges.length > LIMITS.ranges) throw new InvalidArgumentError("filter.numeric_ranges", `at most ${LIMITS.ranges} ranges`);
-  if (f.timeRanges.length > LIMITS.ranges) throw new InvalidArgumentError("filter.time_ranges", `at most ${LIMITS.ranges} ranges`);
-  return {
-    documentIds: labels("filter.document_ids", f.documentIds, LIMITS.filterValues, LIMITS.idLength),
-    tags: labels("filter.tags", f.tags, LIMITS.filterValues, LIMITS.tagLength),
-    metadata: metadata("filter.metadata", f.metadata),
-    numericRanges: f.numericRanges.map((r, i) => {
-      const field = `filter.numeric_ranges[${i}]`;
-      const bounds = {
-        gte: bound(`${field}.gte`, r.gte),
-        gt: bound(`${field}.gt`, r.gt),
-        lte: bound(`${field}.lte`, r.lte),
-        lt: bound(`${field}.lt`, r.lt),
-      };
-      return { key: label(`${field}.key`, r.key, LIMITS.metadataKeyLength, true), bounds };
-    }),
-    timeRanges: f.timeRanges.map((r, i) => {
-      const field = `filter.time_ranges[${i}]`;
-      const startMs = r.startTime?.getTime();
-      const endMs = r.endTime?.getTime();
-      if (startMs !== undefined && endMs !== undefined && endMs <= startMs) throw new InvalidArgumentError(`${field}.end_time`, "must be after start_time");
-      const name = label(`${field}.field`, r.field, LIMITS.metadataKeyLength, false);
-      return { field: name === "" || name === "document_time" ? undefined : name, startMs, endMs };
-    }),
-  };
+  return checkFilter(filter);
 }
 
 export interface SearchDefaults {
