@@ -6,18 +6,7 @@ import { parsePlainText } from "../parsing/text.js";
 import { chunkText, type ChunkOptions, type ChunkPiece } from "./chunker.js";
 import { chunkId, withChunkIds } from "./ids.js";
 import { estimateTokens } from "./tokens.js";
-
-/** Deterministic pseudo-random numbers (mulberry32): a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "#testing/random.js";
 
 const VOCABULARY = ["the", "policy", "applies", "to", "every", "employee", "café", "naïve", "emoji😀", "Straße", "東京", "data", "x", "réseau", "𝔘nicode", "internationalisation", "e.g.", "Dr.", "v1.2", "snake_case"];
 
