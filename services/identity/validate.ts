@@ -31,7 +31,8 @@ export function optionalName(field: string, value: string): string {
 export function email(field: string, value: string): string {
   const v = value.replace(/^[ \t]+|[ \t]+$/g, "").toLowerCase(); // surrounding spaces and tabs only, as the contract says
   if (v === "") throw new InvalidArgumentError(field, "required");
-  if ([...v].length > 320 || !EMAIL.test(v)) throw new InvalidArgumentError(field, `${JSON.stringify(value)} is not an email address`);
+  // The contract's 320-character bound is on the value as sent, surrounding spaces included.
+  if ([...value].length > 320 || !EMAIL.test(v)) throw new InvalidArgumentError(field, `${JSON.stringify(value)} is not an email address`);
   return v;
 }
 
