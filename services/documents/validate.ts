@@ -33,7 +33,7 @@ export function isUuid(value: string): boolean {
 
 export function title(value: string): string {
   const t = value.trim();
-  if ([...t].length > LIMITS.title) throw new InvalidArgumentError("title", `longer than ${LIMITS.title} characters`);
+  if ([...value].length > LIMITS.title) throw new InvalidArgumentError("title", `longer than ${LIMITS.title} characters`);
   return t;
 }
 
@@ -60,17 +60,17 @@ function truncate(value: string, max: number): string {
 
 export function sourceUri(value: string): string {
   const v = value.trim();
-  if ([...v].length > LIMITS.sourceUri) throw new InvalidArgumentError("source_uri", `longer than ${LIMITS.sourceUri} characters`);
+  if ([...value].length > LIMITS.sourceUri) throw new InvalidArgumentError("source_uri", `longer than ${LIMITS.sourceUri} characters`);
   return v;
 }
 
 export function tags(values: string[]): string[] {
-  const out = [...new Set(values.map((t) => t.trim()))];
-  if (out.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${out.length}`);
-  for (const t of out) {
-    if (t.length === 0 || [...t].length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
+  // Bounds apply to the tags as sent (as the contract states them), before trimming and de-duplication.
+  if (values.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${values.length}`);
+  for (const t of values) {
+    if (t.trim().length === 0 || [...t].length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
   }
-  return out;
+  return [...new Set(values.map((t) => t.trim()))];
 }
 
 export function metadata(values: Record<string, string>): Record<string, string> {
@@ -85,6 +85,6 @@ export function metadata(values: Record<string, string>): Record<string, string>
 
 export function filename(value: string): string {
   const v = value.trim();
-  if ([...v].length > 255) throw new InvalidArgumentError("filename", "longer than 255 characters");
+  if ([...value].length > 255) throw new InvalidArgumentError("filename", "longer than 255 characters");
   return v;
 }

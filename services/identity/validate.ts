@@ -24,7 +24,8 @@ export function requiredName(field: string, value: string): string {
 
 export function optionalName(field: string, value: string): string {
   const v = value.trim();
-  if ([...v].length > MAX_NAME) throw new InvalidArgumentError(field, `longer than ${MAX_NAME} characters`);
+  // The bound is on the value as sent, as the contract states it.
+  if ([...value].length > MAX_NAME) throw new InvalidArgumentError(field, `longer than ${MAX_NAME} characters`);
   return v;
 }
 

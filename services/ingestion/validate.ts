@@ -141,12 +141,12 @@ function validWebCrawl(w: WebCrawlSource): void {
 }
 
 function validTags(values: string[]): string[] {
-  const out = [...new Set(values.map((t) => t.trim()))];
-  if (out.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${out.length}`);
-  for (const t of out) {
-    if (t.length === 0 || [...t].length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
+  // Bounds apply to the tags as sent (as the contract states them), before trimming and de-duplication.
+  if (values.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${values.length}`);
+  for (const t of values) {
+    if (t.trim().length === 0 || [...t].length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
   }
-  return out;
+  return [...new Set(values.map((t) => t.trim()))];
 }
 
 function validMetadata(field: string, values: Record<string, string>): Record<string, string> {
