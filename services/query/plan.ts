@@ -8,6 +8,9 @@ export const LIMITS = { questionChars: 4000, topK: 50, maxTokens: 4096 };
 export const DEFAULTS = { collection: "default", topK: 5, mode: SearchMode.SEARCH_MODE_HYBRID, maxTokens: 512, template: "default" };
 
 const COLLECTION = /^[a-z0-9_-]{1,64}$/;
+// The prompt templates AskOptions.template may name, as query.proto lists them; checked here too so that
+// SubmitAsk refuses an unknown one at once (tests/fuzz-rest holds the service to the contract).
+const TEMPLATES: readonly string[] = ["default", "concise", "detailed"];
 const MODES = new Set([SearchMode.SEARCH_MODE_HYBRID, SearchMode.SEARCH_MODE_DENSE, SearchMode.SEARCH_MODE_SPARSE]);
 
 /** One question, validated and with every default resolved: what the pipeline runs and the cache keys on. */
@@ -39,6 +42,10 @@ export function askPlan(req: AskRequest): AskPlan {
   if (maxTokens < 0 || maxTokens > LIMITS.maxTokens) {
     throw new InvalidArgumentError("options.max_tokens", `must be between 1 and ${LIMITS.maxTokens} (0 means ${DEFAULTS.maxTokens}), got ${maxTokens}`);
   }
+  const template = options?.template.trim() ?? "";
+  if (template !== "" && !TEMPLATES.includes(template)) {
+    throw new InvalidArgumentError("options.template", `unknown template ${JSON.stringify(options?.template)}; known: ${TEMPLATES.join(", ")}`);
+  }
   const requestedMode = options?.searchMode ?? SearchMode.SEARCH_MODE_UNSPECIFIED;
   const mode = requestedMode === SearchMode.SEARCH_MODE_UNSPECIFIED ? DEFAULTS.mode : requestedMode;
   if (!MODES.has(mode)) throw new InvalidArgumentError("options.search_mode", `unknown search mode ${requestedMode}`);
@@ -55,7 +62,7 @@ export function askPlan(req: AskRequest): AskPlan {
       provider: options?.provider.trim() ?? "",
       model: options?.model.trim() ?? "",
       maxTokens: maxTokens || DEFAULTS.maxTokens,
-      template: options?.template.trim() || DEFAULTS.template,
+      template: template || DEFAULTS.template,
     },
     bypassCache: options?.bypassCache ?? false,
   };
