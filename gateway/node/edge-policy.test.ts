@@ -3,32 +3,22 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import { status } from "@grpc/grpc-js";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { setKeySource } from "#mesh/auth/index.js";
 import { revokedKeys } from "#mesh/auth/revocations.js";
 import { serviceToken } from "#mesh/auth/service-token.js";
-import { USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER } from "#mesh/auth/verifier.js";
 import { EdgeAuth } from "./edge-policy.js";
 import { HttpError } from "./errors.js";
 import { memoryRateLimiter, parseRateLimitConfig } from "./ratelimit/index.js";
 import type { RouteInfo } from "./router.js";
+import { testSigningKey } from "#testing/user-tokens.js";
 
-const { publicKey, privateKey } = await generateKeyPair("ES256");
-const jwk = { ...(await exportJWK(publicKey)), kid: "edge-test", alg: "ES256", use: "sig" };
+const signing = await testSigningKey("edge-test");
+const jwk = signing.jwk;
 setKeySource(async () => [jwk]);
 
 const LIST_DOCUMENTS: RouteInfo = { service: "rag.v1.DocumentsService", method: "ListDocuments", rpcPath: "/rag.v1.DocumentsService/ListDocuments", verb: "GET", template: "/v1/documents", serverStreaming: false };
 
-function accessToken(akid: string): Promise<string> {
-  return new SignJWT({ tid: "t1", roles: ["READER"], akid })
-    .setProtectedHeader({ alg: "ES256", kid: "edge-test" })
-    .setIssuer(USER_TOKEN_ISSUER)
-    .setAudience(USER_TOKEN_AUDIENCE)
-    .setSubject("u1")
-    .setIssuedAt()
-    .setExpirationTime("10m")
-    .sign(privateKey);
-}
+const accessToken = (akid: string) => signing.accessToken(akid, ["READER"]);
 
 const requestWith = (headers: Record<string, string>) => ({ headers, socket: { remoteAddress: "127.0.0.1" } }) as unknown as IncomingMessage;
 

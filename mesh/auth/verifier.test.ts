@@ -1,25 +1,15 @@
 import "#testing/auth.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { UnauthenticatedError } from "../errors.js";
 import { RevokedKeys, watchRevocations, type RevocationBatch } from "./revocations.js";
 import { serviceToken } from "./service-token.js";
-import { SERVICE_TOKEN_AT_EDGE, TokenVerifier, USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER } from "./verifier.js";
+import { SERVICE_TOKEN_AT_EDGE, TokenVerifier } from "./verifier.js";
+import { testSigningKey } from "#testing/user-tokens.js";
 
-const { privateKey, publicKey } = await generateKeyPair("ES256");
-const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
-
-function userToken(akid: string): Promise<string> {
-  return new SignJWT({ tid: "t1", roles: ["ADMIN"], akid })
-    .setProtectedHeader({ alg: "ES256", kid: "k1" })
-    .setIssuer(USER_TOKEN_ISSUER)
-    .setAudience(USER_TOKEN_AUDIENCE)
-    .setSubject("u1")
-    .setIssuedAt()
-    .setExpirationTime("10m")
-    .sign(privateKey);
-}
+const signing = await testSigningKey("k1");
+const jwk = signing.jwk;
+const userToken = (akid: string) => signing.accessToken(akid, ["ADMIN"]);
 
 const refusedWith = (pattern: RegExp) => (err: unknown) => err instanceof UnauthenticatedError && pattern.test(err.message);
 
