@@ -244,6 +244,8 @@ describe("documents over gRPC on Postgres", () => {
     expectInvalid(await rejection(docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: document!.documentId }))), "update_mask", /nothing to update/);
     expectInvalid(await rejection(docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: document!.documentId, updateMask: ["collection"] }))), "update_mask", /immutable field "collection"/);
     expectInvalid(await rejection(docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: document!.documentId, updateMask: ["title"] }))), "title", /cannot be cleared/);
+    // A bad value outside the mask is still a bad request, not silently dropped.
+    expectInvalid(await rejection(docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: document!.documentId, updateMask: ["title"], title: "t", tags: ["x".repeat(65)] }))), "tags", /./);
     const failedUpdate = await docs.getDocument(GetDocumentRequest.fromPartial({ documentId: document!.documentId }));
     assert.equal(failedUpdate.document?.version, "1", "a refused update changes nothing");
 

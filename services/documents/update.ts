@@ -36,6 +36,7 @@ interface NewBody {
  */
 export async function updateDocument(deps: UpdateDeps, tenant: string, id: string, req: UpdateDocumentRequest, ctx: CallContext): Promise<DocumentRow | undefined> {
   const paths = updatePaths(req);
+  checkSentValues(req);
   if (paths.has("text") && paths.has("content")) throw new InvalidArgumentError("text", "give either text or content, not both");
   const expected = valid.optionalVersion("expected_version", req.expectedVersion);
   const changes = {
@@ -133,6 +134,18 @@ function updatePaths(req: UpdateDocumentRequest): Set<UpdatablePath> {
   if (req.contentType !== "") set.add("content_type");
   if (set.size === 0) throw new InvalidArgumentError("update_mask", "nothing to update: set a field, or name the fields to clear in update_mask");
   return set;
+}
+
+/**
+ * Every value sent is held to the contract's rules, masked or not (as UpdatePreferences does): a field the
+ * mask leaves out is ignored, but a bad value in it is still a bad request, not silently dropped.
+ */
+function checkSentValues(req: UpdateDocumentRequest): void {
+  if (req.title !== "") valid.title(req.title);
+  if (req.sourceUri !== "") valid.sourceUri(req.sourceUri);
+  if (req.tags.length > 0) valid.tags(req.tags);
+  if (Object.keys(req.metadata).length > 0) valid.metadata(req.metadata);
+  if (req.filename !== "") valid.filename(req.filename);
 }
 
 function requiredTitle(value: string): string {

@@ -292,6 +292,11 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
 /** The user after an UpdateUser: masked fields take the request's value; no mask, the non-empty ones. */
 function userChange(current: UserRow, req: UpdateUserRequest): { email: string; displayName: string; roles: Role[] } {
   const masked = valid.maskPaths(req.updateMask, USER_PATHS);
+  // Every value sent is held to the rules, masked or not: a field the mask leaves out is ignored, but a bad
+  // value in it is still a bad request, not silently dropped.
+  if (req.email !== "") valid.email("email", req.email);
+  if (req.displayName !== "") valid.optionalName("display_name", req.displayName);
+  if (req.roles.length > 0) valid.roles("roles", req.roles);
   const touches = (path: (typeof USER_PATHS)[number], nonEmpty: boolean) => (masked.length > 0 ? masked.includes(path) : nonEmpty);
   return {
     email: touches("email", req.email !== "") ? valid.email("email", req.email) : current.email,

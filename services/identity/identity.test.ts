@@ -370,6 +370,8 @@ describe("identity", () => {
     expectInvalid(await rejection(t.admin.createApiKey({ name: "", role: Role.ROLE_READER, userId: "" })), "name", /required/);
     expectInvalid(await rejection(t.admin.createApiKey({ name: "k", role: Role.ROLE_UNSPECIFIED, userId: "" })), "role", /required/);
     expectInvalid(await rejection(t.admin.updateUser({ userId: t.adminUser!.userId, updateMask: ["password"], email: "", displayName: "", roles: [] })), "update_mask", /unknown field/);
+    // A bad value outside the mask is still a bad request (a fuzz finding: it used to be dropped silently).
+    expectInvalid(await rejection(t.admin.updateUser({ userId: t.adminUser!.userId, updateMask: ["display_name"], email: "x".repeat(321), displayName: "ok", roles: [] })), "email", /not an email/);
     expectInvalid(await rejection(t.admin.updatePreferences({ updateMask: [], defaultCollection: "", defaultTopK: 99, defaultModel: "", language: "", historyDisabled: false, custom: {} })), "default_top_k", /0-50/);
     expectInvalid(await rejection(t.admin.listUsers({ pageSize: 0, pageToken: "garbage!", role: 0 })), "page_token", /malformed/);
     expectInvalid(await rejection(t.admin.recordQuery({ question: " ", collection: "", answer: "", answered: false, cached: false, citedDocumentIds: [], model: "", totalMs: 0 })), "question", /required/);

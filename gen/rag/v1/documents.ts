@@ -368,7 +368,8 @@ export interface ListDocumentsResponse {
 
 /**
  * UpdateDocumentRequest changes a document. Fields not selected by the update
- * mask (or, with an empty mask, left empty) keep their current value.
+ * mask (or, with an empty mask, left empty) keep their current value; a value
+ * sent is held to its field's rules whether the mask selects it or not.
  * `collection`, `tenant_id` and every output-only field are immutable.
  */
 export interface UpdateDocumentRequest {

@@ -446,7 +446,8 @@ export interface ListUsersResponse {
 
 /**
  * UpdateUserRequest changes a user. Fields not selected by the update mask
- * (or, with an empty mask, left empty) keep their value.
+ * (or, with an empty mask, left empty) keep their value; a value sent is held
+ * to its field's rules whether the mask selects it or not.
  */
 export interface UpdateUserRequest {
   /** User to change. Required. */
@@ -659,7 +660,8 @@ export interface GetPreferencesResponse {
 /**
  * UpdatePreferencesRequest changes the caller's own preferences. Fields not
  * selected by the update mask (or, with an empty mask, left empty) keep
- * their value.
+ * their value; a value sent is held to its field's rules whether the mask
+ * selects it or not.
  */
 export interface UpdatePreferencesRequest {
   /**
