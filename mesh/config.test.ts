@@ -29,3 +29,14 @@ test("config: static endpoints parse", () => {
   const env = parseEnv(baseEnvSchema("query"), { ...SECRET, RAG_ENDPOINTS: "retrieval=127.0.0.1:7000, embeddings=emb.rag.svc:50053" });
   assert.deepEqual(env.RAG_ENDPOINTS, { retrieval: "127.0.0.1:7000", embeddings: "emb.rag.svc:50053" });
 });
+
+test("RAG_ENDPOINTS lists a service's replicas joined by |, which static discovery turns into one grpc address list", async () => {
+  const { StaticDiscovery } = await import("./discovery.js");
+  const env = parseEnv(baseEnvSchema("query"), { ...SECRET, RAG_ENDPOINTS: "retrieval=127.0.0.1:7000|127.0.0.1:7001,embeddings=emb:1" });
+  assert.deepEqual(env.RAG_ENDPOINTS, { retrieval: "127.0.0.1:7000|127.0.0.1:7001", embeddings: "emb:1" });
+  const discovery = new StaticDiscovery(env.RAG_ENDPOINTS);
+  assert.equal(discovery.target("retrieval"), "ipv4:127.0.0.1:7000,127.0.0.1:7001");
+  assert.equal(discovery.target("embeddings"), "emb:1");
+  assert.throws(() => new StaticDiscovery({ query: "a:1|b:2" }).target("query"), /IPv4 or all IPv6 literals/);
+  assert.throws(() => parseEnv(baseEnvSchema("query"), { ...SECRET, RAG_ENDPOINTS: "retrieval=127.0.0.1:7000|" }), /several joined by \|/);
+});

@@ -16,16 +16,21 @@ export class ConfigError extends Error {
 export const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
 
-/** `<name>=host:port,…` parsed into a map; names must match `name` (`expected` describes them in errors). */
-export function addressMap(name: RegExp, expected: string) {
+/**
+ * `<name>=host:port,…` parsed into a map; names must match `name` (`expected` describes them in errors).
+ * With `replicas`, one name may list several addresses joined by "|" (`query=127.0.0.1:1|127.0.0.1:2`).
+ */
+export function addressMap(name: RegExp, expected: string, { replicas = false } = {}) {
   return z.string().transform((raw, ctx) => {
     const out: Record<string, string> = {};
     for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
       const eq = part.indexOf("=");
       const key = part.slice(0, eq);
       const address = part.slice(eq + 1);
-      if (eq < 0 || !name.test(key) || !/^.+:\d{1,5}$/.test(address)) {
-        ctx.addIssue({ code: "custom", message: `expected ${expected}=host:port, got ${JSON.stringify(part)}` });
+      const addresses = replicas ? address.split("|") : [address];
+      if (eq < 0 || !name.test(key) || !addresses.every((a) => /^[^|]+:\d{1,5}$/.test(a))) {
+        const form = replicas ? "host:port (several joined by |)" : "host:port";
+        ctx.addIssue({ code: "custom", message: `expected ${expected}=${form}, got ${JSON.stringify(part)}` });
         return z.NEVER;
       }
       out[key] = address;
@@ -34,8 +39,11 @@ export function addressMap(name: RegExp, expected: string) {
   });
 }
 
-/** `name=host:port,name=host:port` — the static address list the launcher hands to every service. */
-export const endpointList = addressMap(/^[a-z][a-z0-9-]*$/, "name");
+/**
+ * `name=host:port,name=host:port|host:port` — the static address list the launcher hands to every
+ * service; a service run as several replicas lists each one's address, joined by "|".
+ */
+export const endpointList = addressMap(/^[a-z][a-z0-9-]*$/, "name", { replicas: true });
 
 /** Variables every service reads; service-specific ones are added with `extend`. */
 export function baseEnvSchema(service: ServiceName) {
