@@ -22,7 +22,7 @@ import { serve, type RunningServer } from "#mesh/server.js";
 import { expectInvalid, rejection, startFakeServer, tenantClients } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
-import { makeDocx, makePdf } from "./test-fixtures.js";
+import { makeDocx, makePdf } from "#testing/document-files.js";
 
 type Docs = PromiseClient<typeof DocumentsServiceClient.service>;
 

@@ -6,7 +6,7 @@ import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { DOCX_TYPE } from "./parsing/index.js";
 import { bombDocx, plainDocx } from "./parsing/zip-fixtures.js";
-import { makePdf } from "./test-fixtures.js";
+import { makePdf } from "#testing/document-files.js";
 
 /*
  * Issue 8: a 1 MB .docx that expanded to 413 MB wedged the documents service for minutes. Here hostile

@@ -6,7 +6,7 @@ import { AskRequest, AskState, SubmitAskRequest } from "#gen/rag/v1/query.js";
 import { log } from "#mesh/logger.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { fakeAnswer, FakeDependencies } from "./fake-dependencies.js";
-import { startTestRedis, type TestRedis } from "./test-redis.js";
+import { startTestRedis, type TestRedis } from "#testing/redis.js";
 import { expectCode, gate, pollAsk, queryClients, rejection, settled } from "./test-support.js";
 
 // Two query replicas sharing one Redis: what one stores (answers, submitted asks) the other serves.

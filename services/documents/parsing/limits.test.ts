@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import { InvalidArgumentError, RpcError } from "#mesh/errors.js";
 import { log } from "#mesh/logger.js";
-import { makePdf } from "../test-fixtures.js";
+import { makePdf } from "#testing/document-files.js";
 import { DEFAULT_LIMITS, DOCX_TYPE, parse, type ParseLimits } from "./index.js";
 import { IsolatedParser } from "./isolated.js";
 import { bombDocx, plainDocx } from "./zip-fixtures.js";

@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import { InvalidArgumentError } from "#mesh/errors.js";
-import { makeDocx, makePdf } from "../test-fixtures.js";
+import { makeDocx, makePdf } from "#testing/document-files.js";
 import { DOCX_TYPE, parse, type ParsedText } from "./index.js";
 import { normaliseText } from "./normalise.js";
 

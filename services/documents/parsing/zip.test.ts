@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { makeDocx } from "../test-fixtures.js";
+import { makeDocx } from "#testing/document-files.js";
 import { DEFAULT_LIMITS, type ParseLimits } from "./limits.js";
 import { UnreadableDocument } from "./unreadable.js";
 import { openZip } from "./zip.js";

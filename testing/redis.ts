@@ -1,7 +1,7 @@
 /*
  * Test support: a Redis for tests that need one. REDIS_URL when set (CI with a server); otherwise a
  * throwaway `redis-server` on a free loopback port when one is installed; otherwise undefined, and the
- * test skips saying why. (A candidate for testing/, beside the Postgres helper.)
+ * test skips saying why. Beside the Postgres helper (testing/postgres.ts), for the same reason.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
