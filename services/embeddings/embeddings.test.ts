@@ -6,7 +6,7 @@ import { EmbedRequest, EmbeddingInputType, EmbeddingsServiceClient } from "#gen/
 import { connect, type PromiseClient } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
-import { fakeVector, startFakeOpenAI, type FakeOpenAI } from "./fake-openai-server.js";
+import { fakeEmbedding, startFakeEmbeddingsAPI, type FakeEmbeddingsAPI } from "#testing/fakes/openai.js";
 import { embed as localEmbed } from "./providers/local.js";
 
 type Embeddings = PromiseClient<typeof EmbeddingsServiceClient.service>;
@@ -96,10 +96,10 @@ describe("embeddings over gRPC with the local provider", () => {
 });
 
 describe("embeddings over gRPC with the openai provider", () => {
-  let fake: FakeOpenAI;
+  let fake: FakeEmbeddingsAPI;
   let service: ServiceProcess;
   before(async () => {
-    fake = await startFakeOpenAI(8);
+    fake = await startFakeEmbeddingsAPI(8);
     service = await start({
       EMBEDDINGS_PROVIDER: "openai",
       OPENAI_BASE_URL: fake.baseURL,
@@ -122,7 +122,7 @@ describe("embeddings over gRPC with the openai provider", () => {
     assert.deepEqual(first.usage, { inputTokens: 3, cacheHits: 0, cacheMisses: 3 });
     assert.equal(fake.received.length, 2, "3 texts in batches of 2");
     const unit = (v: number[]) => v.map((x) => Math.fround(x / Math.hypot(...v)));
-    assert.deepEqual(first.vectors.map((v) => v.values), texts.map((t) => unit(fakeVector(t, 8))));
+    assert.deepEqual(first.vectors.map((v) => v.values), texts.map((t) => unit(fakeEmbedding(t, 8))));
 
     const again = await client(service).embed(request({ texts }));
     assert.deepEqual(again.usage, { inputTokens: 0, cacheHits: 3, cacheMisses: 0 });

@@ -16,14 +16,14 @@ import { connect, type PromiseClient } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
 import { rejection } from "#testing/grpc.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
-import { startFakeOpenAI, type FakeOpenAI } from "./fake-openai.js";
+import { startFakeChatCompletions, type FakeChatCompletions } from "#testing/fakes/openai.js";
 import { NO_ANSWER } from "./provider.js";
 
 type Generation = PromiseClient<typeof GenerationServiceClient.service>;
 
 let extractive: ServiceProcess;
 let openai: ServiceProcess;
-let fake: FakeOpenAI;
+let fake: FakeChatCompletions;
 const clients: Generation[] = [];
 
 function client(service: ServiceProcess, tenant = "acme"): Generation {
@@ -54,7 +54,7 @@ const PASSAGES: Partial<ContextPassage>[] = [
 ];
 
 before(async () => {
-  fake = await startFakeOpenAI();
+  fake = await startFakeChatCompletions();
   [extractive, openai] = await Promise.all([
     startServiceProcess("generation", {}),
     startServiceProcess("generation", { GENERATION_PROVIDER: "openai", OPENAI_BASE_URL: fake.baseURL, OPENAI_API_KEY: "test-key", GENERATION_MODEL: "fake-model", GENERATION_MAX_RETRIES: "1" }),

@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import { FinishReason } from "#gen/rag/v1/generation.js";
 import { DeadlineExceededError, RpcError } from "#mesh/errors.js";
-import { passagesInPrompt, startFakeOpenAI, type FakeOpenAI } from "./fake-openai.js";
+import { passagesInPrompt, startFakeChatCompletions, type FakeChatCompletions } from "#testing/fakes/openai.js";
 import { openaiProvider } from "./openai.js";
 import { NO_ANSWER, type GenerationInput, type GenerationOutcome, type NumberedPassage } from "./provider.js";
 
-let fake: FakeOpenAI;
+let fake: FakeChatCompletions;
 
 before(async () => {
-  fake = await startFakeOpenAI();
+  fake = await startFakeChatCompletions();
 });
 after(() => fake.close());
 beforeEach(() => {

@@ -2,13 +2,13 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import { RpcError } from "#mesh/errors.js";
-import { fakeVector, startFakeOpenAI, type FakeOpenAI } from "../fake-openai-server.js";
+import { fakeEmbedding, startFakeEmbeddingsAPI, type FakeEmbeddingsAPI } from "#testing/fakes/openai.js";
 import { OpenAIProvider, type OpenAIProviderOptions } from "./openai.js";
 
-let fake: FakeOpenAI;
+let fake: FakeEmbeddingsAPI;
 
 before(async () => {
-  fake = await startFakeOpenAI(4);
+  fake = await startFakeEmbeddingsAPI(4);
 });
 after(async () => {
   await fake?.close();
@@ -51,7 +51,7 @@ describe("openai provider against a real OpenAI-compatible HTTP server", () => {
       assert.equal(r.body.encoding_format, "float");
       assert.equal(r.body.dimensions, 4);
     }
-    assert.deepEqual(out.vectors.map((v) => Array.from(v)), texts.map((t) => unit(fakeVector(t, 4))));
+    assert.deepEqual(out.vectors.map((v) => Array.from(v)), texts.map((t) => unit(fakeEmbedding(t, 4))));
     assert.equal(out.tokens, 8, "sum of the provider's prompt_tokens over the batches");
   });
 
@@ -106,7 +106,7 @@ describe("openai provider against a real OpenAI-compatible HTTP server", () => {
   });
 
   test("an unreachable server is UNAVAILABLE", async () => {
-    const closed = await startFakeOpenAI();
+    const closed = await startFakeEmbeddingsAPI();
     await closed.close();
     const err = await rpcFailure(provider({ baseURL: closed.baseURL, maxRetries: 0 }).embed(["a"], { inputType: "document" }));
     assert.equal(err.code, status.UNAVAILABLE);
