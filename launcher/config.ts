@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { isServiceName, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
+import { MAX_REPLICAS, portBlockSize, type ReplicaCounts } from "./endpoints.js";
 import { DEFAULT_RESTART_POLICY } from "./restart-policy.js";
 
 export interface LauncherConfig {
@@ -13,13 +14,18 @@ export interface LauncherConfig {
   dataDir: string;
   /** RAG_PG_PORT: the embedded Postgres port (unused with DATABASE_URL). */
   pgPort: number;
-  /** RAG_GRPC_PORT_BASE / RAG_ADMIN_PORT_BASE: service i (catalogue order) gets base + i. */
+  /**
+   * RAG_GRPC_PORT_BASE / RAG_ADMIN_PORT_BASE: service i (catalogue order) gets base + i, its replica k
+   * base + i + (k - 1) x 8 (endpoints.ts).
+   */
   grpcPortBase?: number;
   adminPortBase?: number;
   /** DATABASE_URL: an external Postgres to use instead of starting one. */
   databaseUrl?: string;
   /** RAG_SERVICES: the services to start, in catalogue order. */
   services: ServiceName[];
+  /** RAG_REPLICAS ("query=2,retrieval=2"): processes per service; a service not named runs once. */
+  replicas: ReplicaCounts;
   /** RAG_START_TIMEOUT_MS: how long all services together may take to report SERVING. */
   startTimeoutMs: number;
   /** RAG_GATEWAY_PORT: where the REST gateway listens (default 8080); "off" starts none. */
@@ -48,8 +54,9 @@ export const DEFAULT_GATEWAY_PORT = 8080;
 
 export function loadConfig(env: NodeJS.ProcessEnv, rootDir: string): LauncherConfig {
   const services = parseServices(env);
-  const grpcPortBase = optionalPortBase(env, "RAG_GRPC_PORT_BASE", SERVICE_NAMES.length);
-  const adminPortBase = optionalPortBase(env, "RAG_ADMIN_PORT_BASE", SERVICE_NAMES.length);
+  const replicas = parseReplicas(env, services);
+  const grpcPortBase = optionalPortBase(env, "RAG_GRPC_PORT_BASE", portBlockSize(replicas));
+  const adminPortBase = optionalPortBase(env, "RAG_ADMIN_PORT_BASE", portBlockSize(replicas));
   return {
     rootDir,
     dataDir: path.resolve(value(env, "RAG_DATA_DIR") ?? path.join(rootDir, ".data")),
@@ -58,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, rootDir: string): LauncherCon
     ...(adminPortBase !== undefined ? { adminPortBase } : {}),
     ...(databaseUrl(env) ? { databaseUrl: databaseUrl(env) } : {}),
     services,
+    replicas,
     startTimeoutMs: integer(env, "RAG_START_TIMEOUT_MS", 1000, 3_600_000) ?? DEFAULT_START_TIMEOUT_MS,
     gatewayPort: value(env, "RAG_GATEWAY_PORT") === "off" ? false : (integer(env, "RAG_GATEWAY_PORT", 1, 65535) ?? DEFAULT_GATEWAY_PORT),
     restart: restartSettings(env),
@@ -92,7 +100,7 @@ function integer(env: NodeJS.ProcessEnv, name: string, min: number, max: number)
 }
 
 function optionalPortBase(env: NodeJS.ProcessEnv, name: string, count: number): number | undefined {
-  // Every service gets base + i, so the whole block must fit below 65536.
+  // Every service (and replica) gets base + an offset, so the whole block must fit below 65536.
   return integer(env, name, 1, 65536 - count);
 }
 
@@ -123,4 +131,28 @@ function parseServices(env: NodeJS.ProcessEnv): ServiceName[] {
   if (wanted.length === 0) throw new ConfigError("RAG_SERVICES", "lists no service");
   // Catalogue order, duplicates dropped: the order things start and print in never depends on typing.
   return SERVICE_NAMES.filter((name) => wanted.includes(name));
+}
+
+/**
+ * RAG_REPLICAS: "name=count" pairs, comma-separated, count 1 to 8. Only syntax and names are checked
+ * here; whether a service's store can be shared by several processes is the stack's to check at start
+ * (replica-stores.ts), because it depends on what is installed.
+ */
+export function parseReplicas(env: NodeJS.ProcessEnv, services: readonly ServiceName[] = SERVICE_NAMES): ReplicaCounts {
+  const raw = value(env, "RAG_REPLICAS");
+  if (raw === undefined) return {};
+  const counts: ReplicaCounts = {};
+  for (const part of raw.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    const match = /^([^=\s]+)\s*=\s*(\S+)$/.exec(part);
+    if (!match) throw new ConfigError("RAG_REPLICAS", `"${part}" is not name=count (e.g. RAG_REPLICAS=query=2,retrieval=2)`);
+    const [, name, count] = match as unknown as [string, string, string];
+    if (!isServiceName(name)) throw new ConfigError("RAG_REPLICAS", `unknown service "${name}" in "${part}"; known: ${SERVICE_NAMES.join(", ")}`);
+    if (!/^\d+$/.test(count) || Number(count) < 1 || Number(count) > MAX_REPLICAS) {
+      throw new ConfigError("RAG_REPLICAS", `"${part}": the count must be a whole number from 1 to ${MAX_REPLICAS}`);
+    }
+    if (counts[name] !== undefined) throw new ConfigError("RAG_REPLICAS", `"${name}" is named twice`);
+    if (!services.includes(name)) throw new ConfigError("RAG_REPLICAS", `"${part}": ${name} is not started (RAG_SERVICES lists ${services.join(", ")})`);
+    counts[name] = Number(count);
+  }
+  return counts;
 }

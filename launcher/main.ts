@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   }
 
   const startedAt = performance.now();
-  const log = createPrefixedLog({ sources: logSources(config.services), colour: wantsColour() });
+  const log = createPrefixedLog({ sources: logSources(config.services, config.replicas), colour: wantsColour() });
   const say = (text: string) => log.line("launcher", text);
   let ready = false;
   // Once the first table is out, it is printed again whenever things settle after a change (a crashed
@@ -84,11 +84,13 @@ async function main(): Promise<void> {
   ready = true;
   printTable(stack);
   if (stack.postgres) {
-    const dbs = stack.endpoints.filter((e) => stack.databaseUrls[e.name]).map((e) => new URL(stack.databaseUrls[e.name]!).pathname.slice(1));
+    const dbs = stack.endpoints.filter((e) => e.replica === 1 && stack.databaseUrls[e.name]).map((e) => new URL(stack.databaseUrls[e.name]!).pathname.slice(1));
     say(`postgres ${shownUrl(stack.postgres.url, Boolean(config.databaseUrl))} databases: ${dbs.join(", ")}`);
   }
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
-  say(`${READY_MARKER}: ${stack.endpoints.length} services SERVING in ${seconds}s (Ctrl-C to stop)`);
+  const services = new Set(stack.endpoints.map((e) => e.name)).size;
+  const replicas = stack.endpoints.length > services ? ` (${stack.endpoints.length} processes)` : "";
+  say(`${READY_MARKER}: ${services} services${replicas} SERVING in ${seconds}s (Ctrl-C to stop)`);
 }
 
 const STATE_WORDS = { starting: "STARTING", running: "SERVING", backoff: "RESTARTING", "given-up": "DOWN", stopped: "STOPPED" } as const;
@@ -100,8 +102,10 @@ function printTable(stack: LocalStack): void {
     const state = s ? (s.state === "running" ? upWord : STATE_WORDS[s.state]) : "?";
     return [state, String(s?.restarts ?? 0), String(s?.pid ?? "")];
   };
-  const rows = stack.endpoints.map((e) => [e.name, e.grpcAddress, e.adminUrl, ...cells(e.name, "SERVING")]);
+  // One row per process: a replicated service shows as query#1, query#2… each with its own ports and pid.
+  const rows = stack.endpoints.map((e) => [e.id, e.grpcAddress, e.adminUrl, ...cells(e.id, "SERVING")]);
   if (stack.gatewayUrl) rows.push(["gateway (REST)", stack.gatewayUrl, `${stack.gatewayUrl}/docs`, ...cells("gateway", "UP")]);
+  if (status.has("redis") && stack.redisUrl) rows.push(["redis", new URL(stack.redisUrl).host, "", ...cells("redis", "UP")]);
   if (status.has("postgres") && stack.postgres) rows.push(["postgres", `${new URL(stack.postgres.url).host}`, "", ...cells("postgres", "UP")]);
   process.stdout.write(`\n${renderTable(["service", "gRPC address", "admin", "status", "restarts", "pid"], rows)}\n\n`);
 }

@@ -9,16 +9,19 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { SERVICE_NAMES, serviceNodeArgs, type ServiceName } from "#mesh/catalogue.js";
 import { DEFAULT_PG_PORT, DEFAULT_START_TIMEOUT_MS } from "./config.js";
 import { ensureDatabase } from "./databases.js";
-import { databaseName, endpointsVariable, planEndpoints, type Endpoint } from "./endpoints.js";
+import { databaseName, endpointsVariable, planEndpoints, type Endpoint, type ReplicaCounts } from "./endpoints.js";
 import { waitUntilServing } from "./health.js";
 import { createPrefixedLog, wantsColour, type PrefixedLog } from "./log-prefix.js";
 import { OrphanGuard } from "./orphan-guard.js";
 import { assertPortsFree, LOOPBACK, type PortClaim } from "./ports.js";
 import { startPostgres, type PostgresServer } from "./postgres.js";
+import { DEFAULT_REDIS_PORT, redisSpec, waitUntilRedisAnswers } from "./redis.js";
+import { planReplicaStores, ReplicaRefusal } from "./replica-stores.js";
 import { formatDuration, RestartPolicy, type RestartPolicyOptions } from "./restart-policy.js";
 import { describeExit, KeptProcess, type ChildExit, type ChildSpec, type KeptState } from "./supervisor.js";
 
@@ -31,6 +34,10 @@ export interface StackOptions {
   /** Use this Postgres server instead of starting one. */
   databaseUrl?: string;
   services?: readonly ServiceName[];
+  /** Processes per service (RAG_REPLICAS); each has its own ports, log prefix, status row and restarts. */
+  replicas?: ReplicaCounts;
+  /** Where the launcher's own redis-server listens when query replicas need one (default 6390). */
+  redisPort?: number;
   startTimeoutMs?: number;
   /** Per service: how long after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
@@ -60,15 +67,20 @@ export interface ProcessStatus {
 }
 
 export interface StackInfo {
-  /** The started services, in catalogue order. */
+  /** The started services' processes, in catalogue order, each service's replicas together. */
   endpoints: Endpoint[];
   /** DATABASE_URL handed to each service that keeps state. */
   databaseUrls: Partial<Record<ServiceName, string>>;
-  /** Process ids: one per service, and "postgres" for the embedded postmaster. */
+  /**
+   * Process ids by Endpoint.id (the service name, or "query#2" for a replica), "gateway", "redis" when the
+   * launcher started one, and "postgres" for the embedded postmaster. Updated on every restart.
+   */
   pids: Record<string, number>;
   postgres?: { url: string; port: number; pid?: number; initialised?: boolean };
   /** e.g. http://127.0.0.1:8080, when the gateway runs. */
   gatewayUrl?: string;
+  /** redis://127.0.0.1:6390 when the launcher started a Redis for query replicas. */
+  redisUrl?: string;
 }
 
 export class StartupError extends Error {
@@ -81,6 +93,7 @@ export class LocalStack implements StackInfo {
   pids: Record<string, number> = {};
   postgres?: StackInfo["postgres"];
   gatewayUrl?: string;
+  redisUrl?: string;
 
   private readonly options: StackOptions;
   private readonly log: PrefixedLog;
@@ -100,7 +113,7 @@ export class LocalStack implements StackInfo {
 
   constructor(options: StackOptions) {
     this.options = options;
-    this.log = options.log ?? createPrefixedLog({ sources: logSources(options.services), colour: wantsColour() });
+    this.log = options.log ?? createPrefixedLog({ sources: logSources(options.services, options.replicas), colour: wantsColour() });
   }
 
   /** Resolves once every service reports SERVING; on failure everything started is stopped first. */
@@ -164,8 +177,17 @@ export class LocalStack implements StackInfo {
   private async bringUp(): Promise<void> {
     const o = this.options;
     const wanted = o.services ?? SERVICE_NAMES;
-    const all = planEndpoints({ grpcPortBase: o.grpcPortBase, adminPortBase: o.adminPortBase });
+    const all = planEndpoints({ grpcPortBase: o.grpcPortBase, adminPortBase: o.adminPortBase }, o.replicas);
     this.endpoints = all.filter((e) => wanted.includes(e.name));
+    const env = o.env ?? process.env;
+    let stores: ReturnType<typeof planReplicaStores>;
+    try {
+      stores = planReplicaStores(o.replicas ?? {}, env);
+    } catch (err) {
+      if (err instanceof ReplicaRefusal) throw new StartupError(err.message);
+      throw err;
+    }
+    const redisPort = o.redisPort ?? DEFAULT_REDIS_PORT;
     const needsDatabase = this.endpoints.some((e) => e.database);
     const pgPort = o.pgPort ?? DEFAULT_PG_PORT;
 
@@ -173,9 +195,10 @@ export class LocalStack implements StackInfo {
       if (!existsSync(path.join(o.rootDir, entryPoint(e.name)))) throw new StartupError(`${entryPoint(e.name)} does not exist in ${o.rootDir}`);
     }
     const claims: PortClaim[] = this.endpoints.flatMap((e) => [
-      { port: e.grpcPort, owner: `${e.name} gRPC` },
-      { port: e.adminPort, owner: `${e.name} admin` },
+      { port: e.grpcPort, owner: `${e.id} gRPC` },
+      { port: e.adminPort, owner: `${e.id} admin` },
     ]);
+    if (stores.redisServer) claims.push({ port: redisPort, owner: "redis for the query replicas" });
     if (needsDatabase && !o.databaseUrl) claims.push({ port: pgPort, owner: "embedded Postgres" });
     if (o.gatewayPort) claims.push({ port: o.gatewayPort, owner: "REST gateway" });
     await assertPortsFree(claims, "Is another stack running? Stop it, or pick other ports with RAG_GRPC_PORT_BASE, RAG_ADMIN_PORT_BASE, RAG_PG_PORT").catch(
@@ -187,13 +210,13 @@ export class LocalStack implements StackInfo {
     if (needsDatabase) await this.startDatabases(pgPort);
     this.checkNotAborted();
 
-    const env = o.env ?? process.env;
     // One service-token secret for this run (mesh/auth/service-token.ts), unless the operator gave one.
     const internalSecret = env.RAG_INTERNAL_SECRET || randomBytes(32).toString("hex");
     const discovery = endpointsVariable(all); // all services, started or not: a subset may run elsewhere
     // If we are killed outright, the services still go: they exit when their stdin closes, and this guard
     // SIGTERMs any that do not.
     this.guard = new OrphanGuard();
+    if (stores.redisServer) await this.startRedis(stores.redisServer, redisPort);
     for (const e of this.endpoints) {
       const childEnv: NodeJS.ProcessEnv = {
         ...env,
@@ -210,15 +233,37 @@ export class LocalStack implements StackInfo {
       // Only services that keep state see a database; the others must not inherit one by accident.
       if (this.databaseUrls[e.name]) childEnv.DATABASE_URL = this.databaseUrls[e.name];
       else delete childEnv.DATABASE_URL;
+      if (e.name === "query" && this.redisUrl) childEnv.REDIS_URL = this.redisUrl;
       const child = this.keep(
-        { name: e.name, command: process.execPath, args: serviceNodeArgs(e.name), cwd: o.rootDir, env: childEnv },
+        { name: e.id, command: process.execPath, args: serviceNodeArgs(e.name), cwd: o.rootDir, env: childEnv },
         "SERVING",
         (signal) => waitUntilServing(e.grpcAddress, e.grpcService, { signal }),
       );
-      this.say(`started ${e.name} (pid ${child.pid ?? "?"}) on ${e.grpcAddress}, admin ${e.adminPort}`);
+      this.say(`started ${e.id} (pid ${child.pid ?? "?"}) on ${e.grpcAddress}, admin ${e.adminPort}`);
     }
     await this.waitAllServing();
     if (o.gatewayPort) await this.startGateway(o.gatewayPort, { ...env, RAG_ENDPOINTS: discovery, RAG_INTERNAL_SECRET: internalSecret });
+  }
+
+  /**
+   * The Redis that query replicas share (replica-stores.ts), before the services that use it; kept and
+   * restarted like any process. A restarted one is empty: submitted asks in flight are lost, cached
+   * answers are recomputed.
+   */
+  private async startRedis(binary: string, port: number): Promise<void> {
+    const o = this.options;
+    const dir = path.join(o.dataDir, "redis");
+    await mkdir(dir, { recursive: true });
+    const child = this.keep(redisSpec(binary, port, dir), "up", (signal) => waitUntilRedisAnswers(port, signal));
+    const timeoutMs = o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    try {
+      await waitUntilRedisAnswers(port, AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]));
+    } catch {
+      this.checkNotAborted();
+      throw new StartupError(`redis-server did not answer on ${LOOPBACK}:${port} within ${timeoutMs} ms${lastLinesOf(child)}`);
+    }
+    this.redisUrl = `redis://${LOOPBACK}:${port}`;
+    this.say(`redis is up on ${this.redisUrl} (pid ${child.pid ?? "?"}), shared by the query replicas`);
   }
 
   /** The REST edge, after the services it forwards to; ready once its /healthz answers. */
@@ -266,7 +311,7 @@ export class LocalStack implements StackInfo {
     }
     await Promise.all(
       this.endpoints
-        .filter((e) => e.database)
+        .filter((e) => e.database && e.replica === 1) // one database per service, whatever its replicas
         .map(async (e) => {
           const name = databaseName(e.name);
           this.databaseUrls[e.name] = await ensureDatabase(serverUrl, name).catch((err: Error) => {
@@ -279,12 +324,12 @@ export class LocalStack implements StackInfo {
   private async waitAllServing(): Promise<void> {
     const timeoutMs = this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]);
-    const pending = new Set(this.endpoints.map((e) => e.name));
+    const pending = new Set(this.endpoints.map((e) => e.id));
     const results = await Promise.allSettled(
       this.endpoints.map(async (e) => {
         await waitUntilServing(e.grpcAddress, e.grpcService, { signal });
-        pending.delete(e.name);
-        this.say(`${e.name} is SERVING`);
+        pending.delete(e.id);
+        this.say(`${e.id} is SERVING`);
       }),
     );
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -294,8 +339,8 @@ export class LocalStack implements StackInfo {
       `not every service reported SERVING within ${timeoutMs} ms (RAG_START_TIMEOUT_MS):\n  ` +
         failures.map((f) => (f.reason as Error).message).join("\n  ") +
         this.endpoints
-          .filter((e) => pending.has(e.name))
-          .map((e) => lastLinesOf(this.children.find((c) => c.name === e.name)!))
+          .filter((e) => pending.has(e.id))
+          .map((e) => lastLinesOf(this.children.find((c) => c.name === e.id)!))
           .join(""),
     );
   }
@@ -433,9 +478,12 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
   return new LocalStack(options).start();
 }
 
-/** Everyone who writes to the stack's log, for the width of the name column. */
-export function logSources(services: readonly ServiceName[] = SERVICE_NAMES): string[] {
-  return ["launcher", "postgres", ...services, "gateway"];
+/** Everyone who writes to the stack's log, for the width of the name column (and the colours). */
+export function logSources(services: readonly ServiceName[] = SERVICE_NAMES, replicas: ReplicaCounts = {}): string[] {
+  const ids = planEndpoints({}, replicas)
+    .filter((e) => services.includes(e.name))
+    .map((e) => e.id);
+  return ["launcher", "postgres", ...((replicas.query ?? 1) > 1 ? ["redis"] : []), ...ids, "gateway"];
 }
 
 function entryPoint(name: ServiceName): string {
