@@ -12,6 +12,15 @@ const identity = (b: Buffer): Buffer => b;
 /** Upstream responses are not bounded by the HTTP body limit (a document's text can be large). */
 const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * A target may list several replicas (static discovery's `ipv4:a,b`, or a name that resolves to several
+ * addresses). grpc-js's default policy, pick_first, would send every call to the first one that connects;
+ * round_robin spreads calls over every ready replica and skips one that is down.
+ * TODO(mesh/resilience): when the least-request (power of two choices) policy lands there, register it
+ * and name it here instead, e.g. [{ "rag_least_request": {} }, { round_robin: {} }] (first known wins).
+ */
+const UPSTREAM_SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
 export interface UnaryCall {
   response: Promise<Buffer>;
   /** Cancels the call (the client went away); the response promise rejects with CANCELLED. */
@@ -30,7 +39,11 @@ export class Upstreams {
     if (!client) {
       // The mesh's reconnect backoff: after a long outage, grpc-js's default (up to 120 s) would keep the
       // gateway away from a service that is back.
-      client = new Client(target, credentials.createInsecure(), { ...RECONNECT_CHANNEL_OPTIONS, "grpc.max_receive_message_length": MAX_RECEIVE_BYTES });
+      client = new Client(target, credentials.createInsecure(), {
+        ...RECONNECT_CHANNEL_OPTIONS,
+        "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
+        "grpc.service_config": UPSTREAM_SERVICE_CONFIG,
+      });
       this.clients.set(target, client);
     }
     return client;
