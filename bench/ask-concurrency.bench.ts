@@ -9,17 +9,18 @@ import { AskRequest, QueryServiceClient } from "#gen/rag/v1/query.js";
 import { connect } from "#mesh/client.js";
 import { log } from "#mesh/logger.js";
 import { startServiceProcess } from "#testing/service-process.js";
-import { fakeAnswer, FakeDependencies } from "../services/query/fake-dependencies.js";
+import { fakeAnswer } from "#testing/fakes/generation.js";
+import { startFakes } from "#testing/fakes/set.js";
 import { record } from "./stats.js";
 
 log.level = "error";
 const GENERATE_MS = 300;
 const ASKS = 10;
 
-const fakes = await FakeDependencies.start();
+const fakes = await startFakes("embeddings", "retrieval", "generation");
 let inFlight = 0;
 let maxInFlight = 0;
-fakes.behaviour.generate = async (req) => {
+fakes.generation.behaviour.generate = async (req) => {
   maxInFlight = Math.max(maxInFlight, ++inFlight);
   await new Promise((resolve) => setTimeout(resolve, GENERATE_MS));
   inFlight--;

@@ -15,7 +15,7 @@ import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { createGateway, type Gateway } from "../gateway/node/gateway.js";
 import { followJob } from "../cli/ingest-jobs.js";
-import { startFakes, type Fakes } from "../services/ingestion/fakes.js";
+import { startFakes, type FakeSet } from "#testing/fakes/set.js";
 
 type Ingestion = PromiseClient<typeof IngestionServiceClient.service>;
 
@@ -23,7 +23,7 @@ type Ingestion = PromiseClient<typeof IngestionServiceClient.service>;
 const GATEWAY_DEADLINE_MS = 1_000;
 
 let pg: TestPostgres;
-let fakes: Fakes;
+let fakes: FakeSet<"documents" | "embeddings" | "retrieval" | "notifications">;
 let databaseUrl: string;
 const processes: ServiceProcess[] = [];
 /** Runs the jobs; its connections age as in production. */
@@ -48,7 +48,7 @@ async function ingestion(env: Record<string, string> = {}): Promise<ServiceProce
 before(async () => {
   pg = await startTestPostgres();
   databaseUrl = await pg.createDatabase("long_jobs");
-  fakes = await startFakes();
+  fakes = await startFakes("documents", "embeddings", "retrieval", "notifications");
   service = await ingestion();
 });
 
@@ -57,7 +57,7 @@ after(async () => {
   try {
     await Promise.all(processes.map((p) => p.stop()));
   } finally {
-    await fakes?.server.shutdown();
+    await fakes?.stop();
     await pg?.stop();
   }
 });

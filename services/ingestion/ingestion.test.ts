@@ -20,12 +20,12 @@ import { connect, type PromiseClient } from "#mesh/client.js";
 import { eventually, expectInvalid, rejection } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
-import { startFakes, type Fakes } from "./fakes.js";
+import { startFakes, type FakeSet } from "#testing/fakes/set.js";
 
 type Ingestion = PromiseClient<typeof IngestionServiceClient.service>;
 
 let pg: TestPostgres;
-let fakes: Fakes;
+let fakes: FakeSet<"documents" | "embeddings" | "retrieval" | "notifications">;
 let service: ServiceProcess;
 let databaseUrl: string;
 const clients: Ingestion[] = [];
@@ -61,7 +61,7 @@ const TERMINAL = [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobSt
 before(async () => {
   pg = await startTestPostgres();
   databaseUrl = await pg.createDatabase("ingestion");
-  fakes = await startFakes();
+  fakes = await startFakes("documents", "embeddings", "retrieval", "notifications");
   service = await startServiceProcess("ingestion", {
     DATABASE_URL: databaseUrl,
     RAG_ENDPOINTS: fakes.endpoints,
@@ -82,7 +82,7 @@ after(async () => {
   try {
     code = await service?.stop();
   } finally {
-    await fakes?.server.shutdown();
+    await fakes?.stop();
     await pg?.stop();
   }
   assert.equal(code, 0, "ingestion exits cleanly on SIGTERM");

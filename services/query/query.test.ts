@@ -16,12 +16,15 @@ import { errorDetails, FailedPreconditionError, UnavailableError, UnimplementedE
 import { log } from "#mesh/logger.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { expectCode, gate, queryClients, rejection, settled } from "./test-support.js";
-import { CORPUS, fakeAnswer, fakeAnswerStream, fakeVector, FakeDependencies } from "./fake-dependencies.js";
+import { fakeVector } from "#testing/fakes/embeddings.js";
+import { fakeAnswer, fakeAnswerStream } from "#testing/fakes/generation.js";
+import { CORPUS } from "#testing/fakes/retrieval.js";
+import { startFakes, type FakeSet } from "#testing/fakes/set.js";
 
 // The fakes run in this process and log every failure they are told to produce; the assertions say what matters.
 log.silent = true;
 
-let fakes: FakeDependencies;
+let fakes: FakeSet<"embeddings" | "retrieval" | "generation">;
 let service: ServiceProcess;
 const clients = queryClients(() => service.address);
 const as = clients.as;
@@ -40,7 +43,7 @@ async function drain(stream: AsyncIterable<AskStreamResponse>): Promise<{ events
 const ask = (p: DeepPartial<AskRequest>) => AskRequest.fromPartial({ question: "How many days of leave do I get?", ...p });
 
 before(async () => {
-  fakes = await FakeDependencies.start();
+  fakes = await startFakes("embeddings", "retrieval", "generation");
   // One worker for submitted asks, so a test can see an ask wait in PENDING behind another.
   service = await startServiceProcess("query", { RAG_ENDPOINTS: fakes.endpoints, ASK_WORKERS: "1" });
 });
@@ -89,10 +92,10 @@ describe("Ask", () => {
     assert.ok(t.totalMs >= t.embedMs + t.retrieveMs + t.generateMs, "total covers the stages");
 
     // What each dependency was asked, and for whom.
-    assert.equal(fakes.embeds.length, 1);
-    assert.deepEqual(fakes.embeds[0], { request: { texts: [question], model: "", inputType: EmbeddingInputType.EMBEDDING_INPUT_TYPE_QUERY }, tenant: "acme" });
-    assert.equal(fakes.searches.length, 1);
-    const search = fakes.searches[0]!;
+    assert.equal(fakes.embeddings.calls.length, 1);
+    assert.deepEqual(fakes.embeddings.calls[0], { request: { texts: [question], model: "", inputType: EmbeddingInputType.EMBEDDING_INPUT_TYPE_QUERY }, tenant: "acme" });
+    assert.equal(fakes.retrieval.searches.length, 1);
+    const search = fakes.retrieval.searches[0]!;
     assert.equal(search.tenant, "acme");
     assert.equal(search.request.collection, "handbook");
     assert.equal(search.request.query, question);
@@ -100,9 +103,9 @@ describe("Ask", () => {
     assert.equal(search.request.topK, 3, "top_k passes through");
     assert.equal(search.request.mode, SearchMode.SEARCH_MODE_HYBRID, "hybrid by default");
     assert.deepEqual(search.request.filter, filter, "the filter passes through unchanged");
-    assert.deepEqual(fakes.collectionReads.map((r) => [r.request.collection, r.tenant]), [["handbook", "acme"]]);
-    assert.equal(fakes.generations.length, 1);
-    const gen = fakes.generations[0]!;
+    assert.deepEqual(fakes.retrieval.collectionReads.map((r) => [r.request.collection, r.tenant]), [["handbook", "acme"]]);
+    assert.equal(fakes.generation.calls.length, 1);
+    const gen = fakes.generation.calls[0]!;
     assert.equal(gen.tenant, "acme");
     assert.equal(gen.request.question, question);
     assert.deepEqual(gen.request.options, { provider: "openai", model: "big", maxTokens: 300, template: "concise", temperature: undefined });
@@ -117,24 +120,24 @@ describe("Ask", () => {
     const client = as("acme");
     const res = await client.ask(ask({}));
     assert.equal(res.collection, "default");
-    assert.equal(fakes.searches[0]!.request.collection, "default");
-    assert.equal(fakes.searches[0]!.request.topK, 5);
-    assert.equal(fakes.generations[0]!.request.options!.maxTokens, 512);
-    assert.equal(fakes.generations[0]!.request.options!.template, "default");
+    assert.equal(fakes.retrieval.searches[0]!.request.collection, "default");
+    assert.equal(fakes.retrieval.searches[0]!.request.topK, 5);
+    assert.equal(fakes.generation.calls[0]!.request.options!.maxTokens, 512);
+    assert.equal(fakes.generation.calls[0]!.request.options!.template, "default");
 
     const sparse = await client.ask(ask({ options: { searchMode: SearchMode.SEARCH_MODE_SPARSE, bypassCache: true } }));
-    assert.equal(fakes.embeds.length, 1, "no embedding for a keyword-only search");
-    assert.equal(fakes.searches[1]!.request.mode, SearchMode.SEARCH_MODE_SPARSE);
-    assert.deepEqual(fakes.searches[1]!.request.vector, []);
+    assert.equal(fakes.embeddings.calls.length, 1, "no embedding for a keyword-only search");
+    assert.equal(fakes.retrieval.searches[1]!.request.mode, SearchMode.SEARCH_MODE_SPARSE);
+    assert.deepEqual(fakes.retrieval.searches[1]!.request.vector, []);
     assert.equal(sparse.timings!.embedMs, 0, "a stage that did not run is 0");
   });
 
   test("no passages found: the generator is still asked and the answer says nothing was found", async () => {
-    fakes.behaviour.search = async () => ({ hits: [], mode: SearchMode.SEARCH_MODE_HYBRID, collectionVersion: "1" });
+    fakes.retrieval.behaviour.search = async () => ({ hits: [], mode: SearchMode.SEARCH_MODE_HYBRID, collectionVersion: "1" });
     const res = await as("acme").ask(ask({}));
     assert.equal(res.answered, false);
     assert.deepEqual(res.sources, []);
-    assert.deepEqual(fakes.generations[0]!.request.passages, []);
+    assert.deepEqual(fakes.generation.calls[0]!.request.passages, []);
   });
 
   test("rejects bad input naming the field, and a call without a tenant", async () => {
@@ -154,24 +157,24 @@ describe("Ask", () => {
     await invalid({ options: { searchMode: 9 as SearchMode } }, "options.search_mode", /unknown/);
     const anonymous = await rejection(as(undefined).ask(ask({})));
     expectCode(anonymous, status.UNAUTHENTICATED, /tenant/);
-    assert.equal(fakes.embeds.length + fakes.searches.length + fakes.generations.length, 0, "nothing is called for a bad request");
+    assert.equal(fakes.embeddings.calls.length + fakes.retrieval.searches.length + fakes.generation.calls.length, 0, "nothing is called for a bad request");
   });
 
   test("dependency failures keep their status and name the dependency", async () => {
     const client = as("acme");
-    fakes.behaviour.embed = async () => {
+    fakes.embeddings.behaviour.embed = async () => {
       throw new UnavailableError("embedding backend is down");
     };
     expectCode(await rejection(client.ask(ask({}))), status.UNAVAILABLE, /^embeddings is unavailable: embedding backend is down/);
 
     fakes.reset();
-    fakes.behaviour.search = async () => {
+    fakes.retrieval.behaviour.search = async () => {
       throw new UnavailableError("index is rebuilding");
     };
     expectCode(await rejection(client.ask(ask({}))), status.UNAVAILABLE, /^retrieval is unavailable: index is rebuilding/);
 
     fakes.reset();
-    fakes.behaviour.generate = async () => {
+    fakes.generation.behaviour.generate = async () => {
       throw new UnavailableError("model overloaded");
     };
     const gen = await rejection(client.ask(ask({})));
@@ -179,14 +182,14 @@ describe("Ask", () => {
     assert.equal(errorDetails(gen).dependency, "generation");
 
     fakes.reset();
-    fakes.behaviour.generate = async () => {
+    fakes.generation.behaviour.generate = async () => {
       throw new FailedPreconditionError("template \"fancy\" is not configured");
     };
     expectCode(await rejection(client.ask(ask({}))), status.FAILED_PRECONDITION, /^generation: template "fancy" is not configured/);
 
     // A dependency that does not implement a method yet is not reported as Ask being unimplemented.
     fakes.reset();
-    fakes.behaviour.generate = async () => {
+    fakes.generation.behaviour.generate = async () => {
       throw new UnimplementedError("rag.v1.GenerationService/Generate");
     };
     expectCode(await rejection(client.ask(ask({}))), status.FAILED_PRECONDITION, /^generation cannot serve this yet: .*not implemented/);
@@ -197,7 +200,7 @@ describe("Ask", () => {
     let inside = 0;
     let most = 0;
     const held: (() => void)[] = [];
-    fakes.behaviour.generate = async (req) => {
+    fakes.generation.behaviour.generate = async (req) => {
       inside++;
       most = Math.max(most, inside);
       try {
@@ -223,7 +226,7 @@ describe("Ask", () => {
 
   test("a deadline from the caller bounds the whole ask", async () => {
     const stalled = gate();
-    fakes.behaviour.generate = async (req) => (await stalled.pass(), fakeAnswer(req));
+    fakes.generation.behaviour.generate = async (req) => (await stalled.pass(), fakeAnswer(req));
     const err = await rejection(as("acme").ask(ask({}), { deadlineMs: 500 }));
     stalled.open();
     expectCode(err, status.DEADLINE_EXCEEDED);
@@ -241,8 +244,8 @@ describe("answer cache", () => {
     assert.deepEqual(again.sources, first.sources);
     assert.deepEqual(again.citations, first.citations);
     assert.equal(again.model, first.model);
-    assert.equal(fakes.generations.length, 1, "the generator ran once");
-    assert.equal(fakes.searches.length, 1, "retrieval ran once");
+    assert.equal(fakes.generation.calls.length, 1, "the generator ran once");
+    assert.equal(fakes.retrieval.searches.length, 1, "retrieval ran once");
     assert.ok(again.timings!.cacheMs > 0 && again.timings!.totalMs > 0);
     assert.equal(again.timings!.generateMs + again.timings!.embedMs + again.timings!.retrieveMs, 0, "a hit runs no other stage");
     // top_k 0 and 5 are the same request once defaults are resolved.
@@ -269,10 +272,10 @@ describe("answer cache", () => {
     const reordered = await client.ask(ask({ question: q, filter: Filter.fromPartial({ tags: ["b", "a"], documentIds: ["y", "x", "x"] }) }));
     assert.deepEqual([ordered.cached, reordered.cached], [false, true]);
 
-    const generated = fakes.generations.length;
+    const generated = fakes.generation.calls.length;
     const bypass = await client.ask(ask({ question: q, options: { bypassCache: true } }));
     assert.equal(bypass.cached, false);
-    assert.equal(fakes.generations.length, generated + 1, "bypass runs the generator");
+    assert.equal(fakes.generation.calls.length, generated + 1, "bypass runs the generator");
     assert.equal(bypass.timings!.cacheMs, 0);
     const fresh = await client.ask(ask({ question: "A question only ever asked with bypass", options: { bypassCache: true } }));
     assert.equal(fresh.cached, false);
@@ -284,12 +287,12 @@ describe("answer cache", () => {
     const q = "How is travel reimbursed?";
     assert.equal((await client.ask(ask({ question: q }))).cached, false);
     assert.equal((await client.ask(ask({ question: q }))).cached, true);
-    fakes.bumpVersion("default");
+    fakes.retrieval.bumpVersion("default");
     const after = await client.ask(ask({ question: q }));
     assert.equal(after.cached, false, "the new version is a different collection state");
-    assert.equal(fakes.generations.length, 2);
+    assert.equal(fakes.generation.calls.length, 2);
     assert.equal((await client.ask(ask({ question: q }))).cached, true, "and the new version's answer is cached in turn");
-    assert.ok(fakes.collectionReads.every((r) => r.tenant === "acme" && r.request.collection === "default"));
+    assert.ok(fakes.retrieval.collectionReads.every((r) => r.tenant === "acme" && r.request.collection === "default"));
   });
 
   test("the cache is per tenant", async () => {
@@ -297,8 +300,8 @@ describe("answer cache", () => {
     assert.equal((await as("acme").ask(ask({ question: q }))).cached, false);
     const other = await as("globex").ask(ask({ question: q }));
     assert.equal(other.cached, false, "another tenant's answer is never served");
-    assert.deepEqual(fakes.searches.map((s) => s.tenant), ["acme", "globex"]);
-    assert.deepEqual(fakes.generations.map((g) => g.tenant), ["acme", "globex"]);
+    assert.deepEqual(fakes.retrieval.searches.map((s) => s.tenant), ["acme", "globex"]);
+    assert.deepEqual(fakes.generation.calls.map((g) => g.tenant), ["acme", "globex"]);
   });
 
   test("when the collection version cannot be read, the cache is skipped and the ask still answered", async () => {
@@ -306,22 +309,22 @@ describe("answer cache", () => {
     const q = "Is the cache skipped?";
     await client.ask(ask({ question: q }));
     assert.equal((await client.ask(ask({ question: q }))).cached, true);
-    fakes.behaviour.getCollection = async () => {
+    fakes.retrieval.behaviour.getCollection = async () => {
       throw new UnavailableError("catalogue restarting");
     };
     const res = await client.ask(ask({ question: q }));
     assert.equal(res.cached, false, "without the version a stored answer might be stale");
     assert.equal(res.answered, true);
-    assert.equal(fakes.generations.length, 2);
+    assert.equal(fakes.generation.calls.length, 2);
   });
 
   test("a collection that does not exist yet is version 0, and is cached as such until its first write", async () => {
     const client = as("acme");
     const q = "Anything in the empty collection?";
-    fakes.behaviour.search = async () => ({ hits: [], mode: SearchMode.SEARCH_MODE_HYBRID, collectionVersion: "0" });
+    fakes.retrieval.behaviour.search = async () => ({ hits: [], mode: SearchMode.SEARCH_MODE_HYBRID, collectionVersion: "0" });
     assert.equal((await client.ask(ask({ question: q, collection: "brand-new" }))).cached, false);
     assert.equal((await client.ask(ask({ question: q, collection: "brand-new" }))).cached, true);
-    fakes.bumpVersion("brand-new");
+    fakes.retrieval.bumpVersion("brand-new");
     assert.equal((await client.ask(ask({ question: q, collection: "brand-new" }))).cached, false);
   });
 });
@@ -351,9 +354,9 @@ describe("AskStream", () => {
     assert.deepEqual(done.value, { answered: true, cached: false, model: "fake-model", finishReason: FinishReason.FINISH_REASON_STOP, collection: "default" });
     const timings = events.at(-2)!.event!;
     assert.ok(timings.$case === "timings" && timings.value.generateMs > 0 && timings.value.totalMs > 0);
-    assert.equal(fakes.generations.length, 1);
-    assert.equal(fakes.searches[0]!.request.topK, 2);
-    assert.deepEqual(fakes.searches[0]!.request.filter, Filter.fromPartial({ tags: ["hr"] }));
+    assert.equal(fakes.generation.calls.length, 1);
+    assert.equal(fakes.retrieval.searches[0]!.request.topK, 2);
+    assert.deepEqual(fakes.retrieval.searches[0]!.request.filter, Filter.fromPartial({ tags: ["hr"] }));
 
     // The streamed answer was cached: Ask and AskStream both find it.
     const unary = await client.ask(ask({ topK: 2, filter: Filter.fromPartial({ tags: ["hr"] }) }));
@@ -363,11 +366,11 @@ describe("AskStream", () => {
     assert.deepEqual(shape(replay.events), ["sources", "answerDelta", "citation", "timings", "done"]);
     const replayDone = replay.events.at(-1)!.event!;
     assert.ok(replayDone.$case === "done" && replayDone.value.cached);
-    assert.equal(fakes.generations.length, 1, "no generation for a cached stream");
+    assert.equal(fakes.generation.calls.length, 1, "no generation for a cached stream");
   });
 
   test("a generator error mid-stream ends the stream with that status, after what was already sent", async () => {
-    fakes.behaviour.generateStream = async function* () {
+    fakes.generation.behaviour.generateStream = async function* () {
       yield { event: { $case: "delta", value: "Everyone gets " } };
       throw new UnavailableError("model connection reset");
     };
@@ -376,7 +379,7 @@ describe("AskStream", () => {
     assert.deepEqual(shape(events), ["sources", "answerDelta"]);
     assert.ok(error, "the stream ends with an error");
     expectCode(error, status.UNAVAILABLE, /^generation is unavailable: model connection reset/);
-    fakes.behaviour.generateStream = (req) => fakeAnswerStream(req);
+    fakes.generation.behaviour.generateStream = (req) => fakeAnswerStream(req);
     const retried = await drain(client.askStream(streamReq({})));
     assert.equal(retried.error, undefined);
     const done = retried.events.at(-1)!.event!;
@@ -387,7 +390,7 @@ describe("AskStream", () => {
     const bad = await drain(as("acme").askStream(streamReq({ question: "" })));
     assert.deepEqual(bad.events, []);
     expectCode(bad.error!, status.INVALID_ARGUMENT, /question/);
-    fakes.behaviour.search = async () => {
+    fakes.retrieval.behaviour.search = async () => {
       throw new UnavailableError("index offline");
     };
     const down = await drain(as("acme").askStream(streamReq({})));
@@ -410,7 +413,7 @@ describe("SubmitAsk / GetAskResult", () => {
   test("runs in the background: pending, running, succeeded; tenant-scoped; the result is the full answer", async () => {
     const client = as("acme");
     const held = gate();
-    fakes.behaviour.generate = async (req) => (await held.pass(), fakeAnswer(req));
+    fakes.generation.behaviour.generate = async (req) => (await held.pass(), fakeAnswer(req));
 
     const first = await client.submitAsk(SubmitAskRequest.fromPartial({ question: "How many days of leave do I get?", collection: "handbook", topK: 2 }));
     assert.match(first.askId, /^[0-9a-f-]{36}$/);
@@ -445,14 +448,14 @@ describe("SubmitAsk / GetAskResult", () => {
     assert.equal((await settled(client, second.askId)).state, AskState.ASK_STATE_SUCCEEDED);
 
     // The background calls carried the submitter's tenant, and the top_k.
-    assert.ok(fakes.searches.length >= 2 && fakes.searches.every((s) => s.tenant === "acme"));
-    assert.equal(fakes.searches[0]!.request.topK, 2);
-    assert.ok(fakes.generations.every((g) => g.tenant === "acme"));
+    assert.ok(fakes.retrieval.searches.length >= 2 && fakes.retrieval.searches.every((s) => s.tenant === "acme"));
+    assert.equal(fakes.retrieval.searches[0]!.request.topK, 2);
+    assert.ok(fakes.generation.calls.every((g) => g.tenant === "acme"));
   });
 
   test("a failing ask ends FAILED with the status name and message; bad input fails at submission", async () => {
     const client = as("acme");
-    fakes.behaviour.generate = async () => {
+    fakes.generation.behaviour.generate = async () => {
       throw new UnavailableError("model overloaded");
     };
     const { askId } = await client.submitAsk(SubmitAskRequest.fromPartial({ question: "Will this fail?" }));

@@ -5,7 +5,8 @@ import { status } from "@grpc/grpc-js";
 import { AskRequest, AskState, SubmitAskRequest } from "#gen/rag/v1/query.js";
 import { log } from "#mesh/logger.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
-import { fakeAnswer, FakeDependencies } from "./fake-dependencies.js";
+import { fakeAnswer } from "#testing/fakes/generation.js";
+import { startFakes, type FakeSet } from "#testing/fakes/set.js";
 import { startTestRedis, type TestRedis } from "#testing/redis.js";
 import { expectCode, gate, pollAsk, queryClients, rejection, settled } from "./test-support.js";
 
@@ -15,7 +16,7 @@ log.silent = true;
 
 const redis: TestRedis | undefined = await startTestRedis();
 const RESULT_TTL_MS = 3_000;
-let fakes: FakeDependencies;
+let fakes: FakeSet<"embeddings" | "retrieval" | "generation">;
 let a: ServiceProcess;
 let b: ServiceProcess;
 const onA = queryClients(() => a.address);
@@ -26,7 +27,7 @@ const globex = `globex-${randomUUID().slice(0, 8)}`;
 
 describe("query replicas sharing Redis", { skip: redis ? false : "no REDIS_URL and no redis-server on PATH" }, () => {
   before(async () => {
-    fakes = await FakeDependencies.start();
+    fakes = await startFakes("embeddings", "retrieval", "generation");
     const env = { RAG_ENDPOINTS: fakes.endpoints, REDIS_URL: redis!.url, ASK_RESULT_TTL_MS: String(RESULT_TTL_MS) };
     [a, b] = await Promise.all([startServiceProcess("query", env), startServiceProcess("query", env)]);
   });
@@ -46,13 +47,13 @@ describe("query replicas sharing Redis", { skip: redis ? false : "no REDIS_URL a
     assert.equal((await onA.as(acme).ask(req)).cached, false);
     const fromB = await onB.as(acme).ask(AskRequest.fromPartial({ ...req, question: "how many days of LEAVE do i get" }));
     assert.equal(fromB.cached, true);
-    assert.equal(fakes.generations.length, 1);
+    assert.equal(fakes.generation.calls.length, 1);
     assert.equal((await onB.as(globex).ask(req)).cached, false, "still per tenant");
   });
 
   test("an ask submitted to one replica is followed, and its result read, on the other; then it expires", async () => {
     const held = gate();
-    fakes.behaviour.generate = async (req) => (await held.pass(), fakeAnswer(req));
+    fakes.generation.behaviour.generate = async (req) => (await held.pass(), fakeAnswer(req));
     const { askId } = await onA.as(acme).submitAsk(SubmitAskRequest.fromPartial({ question: "Who approves holidays?" }));
     await held.arrived;
     assert.equal((await onB.as(acme).getAskResult({ askId })).state, AskState.ASK_STATE_RUNNING);
@@ -70,7 +71,7 @@ describe("query replicas sharing Redis", { skip: redis ? false : "no REDIS_URL a
 
   test("a replica shutting down fails its running asks, so nobody waits for them forever", async () => {
     const held = gate();
-    fakes.behaviour.generate = async (req) => (await held.pass(), fakeAnswer(req));
+    fakes.generation.behaviour.generate = async (req) => (await held.pass(), fakeAnswer(req));
     const leaving = await startServiceProcess("query", { RAG_ENDPOINTS: fakes.endpoints, REDIS_URL: redis!.url });
     const onLeaving = queryClients(() => leaving.address);
     try {
