@@ -6,12 +6,12 @@
  */
 process.env.LOG_LEVEL ??= "error";
 import { AskRequest, QueryServiceClient } from "#gen/rag/v1/query.js";
-import { connect } from "#mesh/client.js";
 import { log } from "#mesh/logger.js";
 import { startServiceProcess } from "#testing/service-process.js";
 import { fakeAnswer } from "#testing/fakes/generation.js";
 import { startFakes } from "#testing/fakes/set.js";
 import { record } from "./stats.js";
+import { runtime } from "#testing/runtime.js";
 
 log.level = "error";
 const GENERATE_MS = 300;
@@ -27,7 +27,7 @@ fakes.generation.behaviour.generate = async (req) => {
   return fakeAnswer(req);
 };
 const service = await startServiceProcess("query", { RAG_ENDPOINTS: fakes.endpoints });
-const query = connect(QueryServiceClient, "query", { target: service.address, metadata: { "x-tenant-id": "bench" } });
+const query = runtime.connect(QueryServiceClient, "query", { target: service.address, metadata: { "x-tenant-id": "bench" } });
 // Distinct questions and no cache, so every ask reaches the generator.
 const ask = (i: number) => query.ask(AskRequest.fromPartial({ question: `How many days of leave, case ${i}?`, options: { bypassCache: true } }));
 try {

@@ -9,7 +9,7 @@ process.env.RAG_INTERNAL_SECRET ??= "bench-only-internal-secret-0123456789abcdef
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { CreateDocumentRequest, DocumentsServiceClient, GetDocumentRequest } from "#gen/rag/v1/documents.js";
-import { setKeySource } from "#mesh/auth/index.js";
+import { TokenVerifier } from "#mesh/auth/verifier.js";
 import { log } from "#mesh/logger.js";
 import { EdgeAuth } from "../gateway/node/edge-policy.js";
 import { createGateway } from "../gateway/node/gateway.js";
@@ -28,7 +28,7 @@ const id: string = created.document.documentId;
 // A real ES256 token, verified against a key set the way services and the gateway verify identity's.
 const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
 const jwk = { ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256" };
-setKeySource(async () => [jwk]);
+const verifier = new TokenVerifier({ keys: async () => [jwk], internalSecret: process.env.RAG_INTERNAL_SECRET });
 const token = await new SignJWT({ tid: "bench", roles: ["READER"], akid: "key-1" })
   .setProtectedHeader({ alg: "ES256", kid: "bench" })
   .setSubject("user-1")
@@ -42,7 +42,7 @@ const limiter = memoryRateLimiter({ roles: { READER: unlimited, EDITOR: unlimite
 
 const descriptorSets = ["gen/rag.binpb"];
 const plain = createGateway({ descriptorSets, upstream: () => upstream.address });
-const guarded = createGateway({ descriptorSets, upstream: () => upstream.address, policy: new EdgeAuth({ issueToken: () => Promise.reject(new Error("unused")) }, limiter) });
+const guarded = createGateway({ descriptorSets, upstream: () => upstream.address, policy: new EdgeAuth({ issueToken: () => Promise.reject(new Error("unused")) }, limiter, { verifier }) });
 const plainPort = await plain.listen(0, "127.0.0.1");
 const guardedPort = await guarded.listen(0, "127.0.0.1");
 

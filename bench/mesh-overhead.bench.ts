@@ -7,11 +7,12 @@ process.env.LOG_LEVEL ??= "error";
 import { fileURLToPath } from "node:url";
 import { credentials, loadPackageDefinition, Server, ServerCredentials, type ServiceError } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
-import { connect, type GeneratedClient } from "#mesh/client.js";
+import type { GeneratedClient } from "#mesh/client.js";
 import type { AnyServiceDefinition } from "#mesh/handlers.js";
 import { log } from "#mesh/logger.js";
 import { serve, startServer } from "#mesh/server.js";
 import { measure, record, type LatencyFigures } from "./stats.js";
+import { runtime } from "#testing/runtime.js";
 
 log.level = process.env.LOG_LEVEL;
 const ECHO_PROTO = fileURLToPath(new URL("../mesh/testdata/echo.proto", import.meta.url));
@@ -23,11 +24,11 @@ const barePort = await new Promise<number>((ok, ko) => bare.bindAsync("127.0.0.1
 
 const mesh = await startServer(
   [serve(Echo.service, { Echo: async (req: { text: string }) => ({ text: req.text }), EchoStream: async function* () {} } as any)],
-  { grpcHost: "127.0.0.1", grpcPort: 0, adminHost: "127.0.0.1", adminPort: 0, defaultDeadlineMs: 30_000, shutdownDelayMs: 0, shutdownGraceMs: 1_000, protoFiles: [ECHO_PROTO] },
+  { grpcHost: "127.0.0.1", grpcPort: 0, adminHost: "127.0.0.1", adminPort: 0, defaultDeadlineMs: 30_000, shutdownDelayMs: 0, shutdownGraceMs: 1_000, protoFiles: [ECHO_PROTO], verifier: runtime.verifier },
 );
 
 const bareClient = new Echo(`127.0.0.1:${barePort}`, credentials.createInsecure()) as any;
-const meshClient = connect(Echo, "query", { target: `127.0.0.1:${mesh.grpcPort}`, serviceConfig: {} }) as any;
+const meshClient = runtime.connect(Echo, "query", { target: `127.0.0.1:${mesh.grpcPort}`, serviceConfig: {} }) as any;
 const req = { text: "x".repeat(100), wait_ms: 0, count: 0 };
 const bareCall = () => new Promise((ok, ko) => bareClient.Echo(req, { deadline: Date.now() + 30_000 }, (e: ServiceError | null, r: unknown) => (e ? ko(e) : ok(r))));
 const meshCall = () => meshClient.Echo(req);

@@ -10,13 +10,13 @@ process.env.LOG_LEVEL ??= "error";
 import { resolve } from "node:path";
 import { IngestionServiceClient } from "#gen/rag/v1/ingestion.js";
 import { AskRequest, QueryServiceClient } from "#gen/rag/v1/query.js";
-import { connect } from "#mesh/client.js";
 import { log } from "#mesh/logger.js";
 import { ingestFiles } from "../cli/ingest-jobs.js";
 import { loadDataset, passageFiles, spreadSample, SQUAD_DIR } from "#testing/eval.js";
 import { measureQuality } from "#testing/quality.js";
 import { startTestStack } from "#testing/stack.js";
 import { measure, record, type LatencyFigures } from "./stats.js";
+import { testRuntime } from "#testing/runtime.js";
 
 log.level = "error";
 const custom = process.env.DATASET ? resolve(process.env.DATASET) : undefined;
@@ -28,8 +28,8 @@ const { corpus, questions } = loadDataset(datasetDir);
 console.log(`dataset ${datasetDir}: ${corpus.length} passages, ${questions.length} questions`);
 const env = await startTestStack();
 const meta = { "x-tenant-id": "bench" };
-const ingestion = connect(IngestionServiceClient, "ingestion", { discovery: env.discovery, metadata: meta, deadlineMs: 3_600_000 });
-const query = connect(QueryServiceClient, "query", { discovery: env.discovery, metadata: meta, deadlineMs: 120_000 });
+const ingestion = testRuntime({ discovery: env.discovery }).connect(IngestionServiceClient, "ingestion", { metadata: meta, deadlineMs: 3_600_000 });
+const query = testRuntime({ discovery: env.discovery }).connect(QueryServiceClient, "query", { metadata: meta, deadlineMs: 120_000 });
 try {
   const t0 = performance.now();
   const jobs = await ingestFiles(ingestion, passageFiles(corpus), { displayName: "bench" }, () => undefined);

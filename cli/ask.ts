@@ -1,7 +1,6 @@
 import { parseArgs } from "node:util";
 import { AskRequest, AskResponse, AskStreamRequest, QueryServiceClient, type AskSource } from "#gen/rag/v1/query.js";
 import type { Citation } from "#gen/rag/v1/generation.js";
-import { connect } from "#mesh/client.js";
 import type { CliContext } from "./context.js";
 import { print, printJson, UsageError } from "./output.js";
 
@@ -31,7 +30,7 @@ export async function askCommand(ctx: CliContext, args: string[]): Promise<numbe
     filter: values.tag || values.doc ? { documentIds: values.doc ?? [], tags: values.tag ?? [] } : undefined,
     options: { bypassCache: values["no-cache"] ?? false },
   };
-  const query = connect(QueryServiceClient, "query", { discovery: ctx.discovery, auth: ctx.auth, metadata: ctx.metadata, deadlineMs: 120_000 });
+  const query = ctx.runtime.connect(QueryServiceClient, "query", { auth: ctx.auth, metadata: ctx.metadata, deadlineMs: 120_000 });
   try {
     if (ctx.json || values["no-stream"]) {
       const res = await query.ask(AskRequest.fromPartial(request));

@@ -1,15 +1,17 @@
 import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
 import type { ServiceName } from "#mesh/catalogue.js";
-import { connect, type ConnectOptions } from "#mesh/client.js";
+import type { ConnectOptions } from "#mesh/client.js";
 import { endpointList } from "#mesh/config.js";
 import { StaticDiscovery } from "#mesh/discovery.js";
+import { createRuntime, type Runtime } from "#mesh/runtime.js";
 import { UsageError } from "./output.js";
 
 /** What every command needs: who we are and where the services are. */
 export interface CliContext {
   tenant: string;
   json: boolean;
-  discovery: StaticDiscovery;
+  /** Finds the services (RAG_ENDPOINTS) and, with RAG_INTERNAL_SECRET, mints service tokens. */
+  runtime: Runtime;
   metadata: Record<string, string>;
   /** How calls authenticate (see `authenticate`); commands pass it to `connect`. */
   auth: ConnectOptions["auth"];
@@ -24,7 +26,7 @@ export interface CliContext {
 export async function authenticate(ctx: CliContext): Promise<CliContext> {
   const apiKey = process.env.RAG_API_KEY?.trim();
   if (apiKey) {
-    const identity = connect(IdentityServiceClient, "identity", { discovery: ctx.discovery, auth: "none" });
+    const identity = ctx.runtime.connect(IdentityServiceClient, "identity", { auth: "none" });
     try {
       const { accessToken } = await identity.issueToken({ apiKey, ttlSeconds: 3600 });
       return { ...ctx, auth: { bearer: accessToken } };
@@ -41,10 +43,11 @@ export function cliContext(opts: { tenant?: string; json?: boolean }): CliContex
   const parsed = endpointList.safeParse(process.env.RAG_ENDPOINTS ?? "");
   if (!parsed.success) throw new UsageError(`RAG_ENDPOINTS: ${parsed.error.issues[0]?.message}`);
   const discovery = new StaticDiscovery(parsed.data);
+  const runtime = createRuntime({ name: "client", discovery, clientRetries: process.env.GRPC_CLIENT_RETRIES !== "0", internalSecret: process.env.RAG_INTERNAL_SECRET });
   return {
     tenant,
     json: opts.json ?? false,
-    discovery,
+    runtime,
     metadata: { "x-tenant-id": tenant },
     auth: "none",
     target: (name) => discovery.target(name),

@@ -12,7 +12,6 @@ import {
   ListDocumentsRequest,
   UpdateDocumentRequest,
 } from "#gen/rag/v1/documents.js";
-import { connect } from "#mesh/client.js";
 import type { CliContext } from "./context.js";
 import { print, printJson, printTable, UsageError } from "./output.js";
 
@@ -33,7 +32,7 @@ const bodyOptions = {
 
 export async function docsCommand(ctx: CliContext, args: string[]): Promise<void> {
   const [verb, ...rest] = args;
-  const docs = connect(DocumentsServiceClient, "documents", { discovery: ctx.discovery, auth: ctx.auth, metadata: ctx.metadata });
+  const docs = ctx.runtime.connect(DocumentsServiceClient, "documents", { auth: ctx.auth, metadata: ctx.metadata });
   try {
     switch (verb) {
       case "create": {

@@ -4,7 +4,6 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { IngestionServiceClient, JobState, StartJobRequest, UploadedFile, type Job } from "#gen/rag/v1/ingestion.js";
-import { connect } from "#mesh/client.js";
 import type { CliContext } from "./context.js";
 import { ingestFiles, runJob } from "./ingest-jobs.js";
 import { print, printJson, UsageError } from "./output.js";
@@ -30,7 +29,7 @@ export async function ingestCommand(ctx: CliContext, args: string[]): Promise<nu
   for (const s of skipped) process.stderr.write(`skipping ${s}\n`);
   if (files.length === 0 && urls.length === 0) throw new UsageError("no ingestible files found (txt, md, html, pdf, docx)");
 
-  const client = connect(IngestionServiceClient, "ingestion", { discovery: ctx.discovery, auth: ctx.auth, metadata: ctx.metadata, deadlineMs: 3_600_000 });
+  const client = ctx.runtime.connect(IngestionServiceClient, "ingestion", { auth: ctx.auth, metadata: ctx.metadata, deadlineMs: 3_600_000 });
   const progress = new Progress(files.length + urls.length, ctx.json);
   const jobs: Job[] = [];
   try {

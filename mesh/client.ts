@@ -1,13 +1,14 @@
 import { loadSync } from "@grpc/proto-loader";
-import { Client, Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { Client, Metadata, credentials as grpcCredentials, type ChannelCredentials, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceTokenMinter } from "./auth/service-token.js";
 import { CATALOGUE, type ServiceName } from "./catalogue.js";
-import { outboundAuthorization } from "./auth/index.js";
-import { CALLER_KEY, PROPAGATED_KEYS, TENANT_KEY, currentCall } from "./context.js";
-import { discovery as defaultDiscovery, type Discovery } from "./discovery.js";
-import { DeadlineExceededError, isMeshStatus, isServiceError } from "./errors.js";
+import { currentCall } from "./context.js";
+import type { Discovery } from "./discovery.js";
 import type { AnyServiceDefinition, RequestOf, ResponseOf } from "./handlers.js";
-import { clientHandled, clientHandling, methodLabels } from "./metrics.js";
+import { clientInterceptors, type ClientAuth } from "./interceptors/client.js";
 import { PROTO_ROOT } from "./paths.js";
+
+export { transportFailureNamed } from "./interceptors/client-naming.js";
 
 /** Per-call options; everything is optional and inherits from the call being served, if any. */
 export interface CallOptions {
@@ -32,9 +33,8 @@ export interface GeneratedClient<D extends AnyServiceDefinition> {
 }
 
 export interface ConnectOptions {
-  discovery?: Discovery;
   credentials?: ChannelCredentials;
-  /** Default budget for calls made outside any inbound call (CLI, background jobs). */
+  /** Default budget for calls made outside any inbound call (CLI, background jobs); the runtime's otherwise. */
   deadlineMs?: number;
   /** Metadata sent on every call of this client (e.g. the CLI's tenant). */
   metadata?: Record<string, string>;
@@ -43,12 +43,22 @@ export interface ConnectOptions {
   /** Override the grpc service config derived from the contract (tests, special clients). */
   serviceConfig?: object;
   /**
-   * How calls authenticate. "service" (the default): a service token minted with RAG_INTERNAL_SECRET,
-   * for the tenant and user of the call being served, or those named by the `x-tenant-id` / `x-caller-id`
-   * metadata given here (background work). "none": no credentials (public methods). `{ bearer }`: a
-   * caller's own access token (the CLI, applications).
+   * How calls authenticate. "service" (the default): a service token minted by the runtime, for the tenant
+   * and user of the call being served, or those named by the `x-tenant-id` / `x-caller-id` metadata given
+   * here (background work). "none": no credentials (public methods). `{ bearer }`: a caller's own access
+   * token (the CLI, applications).
    */
-  auth?: "service" | "none" | { bearer: string };
+  auth?: ClientAuth;
+}
+
+/** What a client takes from the process's runtime (mesh/runtime.ts). */
+export interface ClientRuntime {
+  readonly discovery: Discovery;
+  /** Budget of calls made outside any inbound call, unless the client sets its own. */
+  readonly defaultDeadlineMs: number;
+  /** Client-side retries of idempotent methods; off inside Istio, which retries instead. */
+  readonly clientRetries: boolean;
+  readonly tokens: Pick<ServiceTokenMinter, "authorization">;
 }
 
 /**
@@ -56,7 +66,7 @@ export interface ConnectOptions {
  * `IDEMPOTENT`: retrying a Create after a lost response could write twice. Inside Istio the mesh retries
  * instead (one retry layer), which `GRPC_CLIENT_RETRIES=0` selects.
  */
-export function serviceConfigFor(name: ServiceName): object {
+export function serviceConfigFor(name: ServiceName, retries: boolean): object {
   const entry = CATALOGUE[name];
   const pkg = loadSync(entry.protoFile, { includeDirs: [PROTO_ROOT] });
   const svc = pkg[entry.grpcService] as Record<string, { originalName?: string; options?: Record<string, unknown> }> | undefined;
@@ -65,7 +75,6 @@ export function serviceConfigFor(name: ServiceName): object {
     const level = def.options?.idempotency_level;
     if (level === "NO_SIDE_EFFECTS" || level === "IDEMPOTENT") idempotent.push({ service: entry.grpcService, method: rpc });
   }
-  const retries = process.env.GRPC_CLIENT_RETRIES !== "0";
   return {
     loadBalancingConfig: [{ round_robin: {} }],
     methodConfig:
@@ -99,81 +108,50 @@ export const RECONNECT_CHANNEL_OPTIONS = {
   "grpc.dns_min_time_between_resolutions_ms": 5_000,
 } as const;
 
-export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>, name: ServiceName, opts: ConnectOptions = {}): PromiseClient<D> {
-  const target = opts.target ?? (opts.discovery ?? defaultDiscovery()).target(name);
+/** A promise client of service `name`; the runtime's `connect` is how the rest of the repo calls this. */
+export function createClient<D extends AnyServiceDefinition>(runtime: ClientRuntime, ctor: GeneratedClient<D>, name: ServiceName, opts: ConnectOptions = {}): PromiseClient<D> {
+  const target = opts.target ?? runtime.discovery.target(name);
   const client = new ctor(target, opts.credentials ?? grpcCredentials.createInsecure(), {
     ...RECONNECT_CHANNEL_OPTIONS,
-    "grpc.service_config": JSON.stringify(opts.serviceConfig ?? serviceConfigFor(name)),
+    "grpc.service_config": JSON.stringify(opts.serviceConfig ?? serviceConfigFor(name, runtime.clientRetries)),
     // 60 s keepalive: below that, servers answer with GOAWAY too_many_pings (grpc-node#1164).
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    interceptors: clientInterceptors({ dependency: name, auth: opts.auth ?? "service", tokens: runtime.tokens }),
   });
-  const defaultDeadlineMs = opts.deadlineMs ?? (Number(process.env.DEFAULT_DEADLINE_MS) || 30_000);
+  const defaultDeadlineMs = opts.deadlineMs ?? runtime.defaultDeadlineMs;
   const out: Record<string, unknown> = { close: () => client.close() };
   for (const [key, method] of Object.entries(ctor.service)) {
     const invoke = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[key]!.bind(client);
-    const labels = methodLabels(method.path);
-    const prepare = async (options: CallOptions = {}) => {
-      const parent = currentCall();
-      let deadline = Date.now() + (options.deadlineMs ?? defaultDeadlineMs);
-      if (parent) {
-        if (parent.deadline <= Date.now()) throw new DeadlineExceededError(`no time left to call ${method.path}: the inbound deadline has passed`);
-        deadline = Math.min(deadline, parent.deadline);
-      }
+    // Context, auth, metrics and failure naming are interceptors (interceptors/client.ts); this only adapts
+    // grpc-js's calls to promises and async iterators, with the caller's own budget, metadata and signal.
+    const prepare = (options: CallOptions = {}) => {
       const metadata = new Metadata();
-      if (parent) {
-        for (const k of PROPAGATED_KEYS) {
-          const v = parent.metadata.get(k)[0];
-          if (typeof v === "string") metadata.set(k, v);
-        }
-      }
-      const given = { ...opts.metadata, ...options.metadata };
-      for (const [k, v] of Object.entries(given)) metadata.set(k, v);
-      if (!given.authorization) {
-        const auth = opts.auth ?? "service";
-        const value =
-          auth === "none"
-            ? undefined
-            : auth === "service"
-              ? await outboundAuthorization(given[TENANT_KEY] ?? parent?.tenantId, given[CALLER_KEY] ?? parent?.callerId)
-              : `Bearer ${auth.bearer}`;
-        if (value) metadata.set("authorization", value);
-      }
-      return { metadata, deadline: new Date(deadline), signal: options.signal ?? parent?.signal };
-    };
-    const record = (type: string, started: bigint, code: status) => {
-      const codeName = status[code] ?? String(code);
-      clientHandled.inc({ ...labels, grpc_type: type, grpc_code: codeName });
-      clientHandling.observe({ ...labels, grpc_type: type, grpc_code: codeName }, Number(process.hrtime.bigint() - started) / 1e9);
+      for (const [k, v] of Object.entries({ ...opts.metadata, ...options.metadata })) metadata.set(k, v);
+      const deadline = new Date(Date.now() + (options.deadlineMs ?? defaultDeadlineMs));
+      return { metadata, deadline, signal: options.signal ?? currentCall()?.signal };
     };
     out[key] = method.responseStream
       ? (request: unknown, options?: CallOptions) =>
           (async function* () {
-            const { metadata, deadline, signal } = await prepare(options);
-            const started = process.hrtime.bigint();
+            const { metadata, deadline, signal } = prepare(options);
             const call = invoke(request, metadata, { deadline }) as ClientReadableStream<unknown>;
             const cancel = () => call.cancel();
             signal?.addEventListener("abort", cancel, { once: true });
             try {
               for await (const message of call) yield message;
-              record("server_stream", started, status.OK);
-            } catch (err) {
-              record("server_stream", started, (err as ServiceError).code ?? status.UNKNOWN);
-              throw transportFailureNamed(name, err);
             } finally {
               signal?.removeEventListener("abort", cancel);
               call.cancel(); // no-op after a clean end; stops the stream when the consumer breaks early
             }
           })()
-      : async (request: unknown, options?: CallOptions) => {
-          const { metadata, deadline, signal } = await prepare(options);
+      : (request: unknown, options?: CallOptions) => {
+          const { metadata, deadline, signal } = prepare(options);
           return new Promise((resolve, reject) => {
-            const started = process.hrtime.bigint();
             const call = invoke(request, metadata, { deadline }, (err: ServiceError | null, response: unknown) => {
               signal?.removeEventListener("abort", cancel);
-              record("unary", started, err ? err.code : status.OK);
-              if (err) reject(transportFailureNamed(name, err));
+              if (err) reject(err);
               else resolve(response);
             }) as { cancel(): void };
             const cancel = () => call.cancel();
@@ -182,36 +160,4 @@ export function connect<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>
         };
   }
   return out as PromiseClient<D>;
-}
-
-/** Codes grpc-js makes up on the client side when the transport, not the service, failed. */
-const TRANSPORT_CODES = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED, status.INTERNAL, status.UNKNOWN, status.RESOURCE_EXHAUSTED]);
-
-function transportReason(code: status, text: string): string {
-  switch (code) {
-    case status.UNAVAILABLE:
-      return /drop|GOAWAY|RST_STREAM|closed|reset/i.test(text) ? "is unavailable: the connection was lost" : "is unavailable: could not connect";
-    case status.DEADLINE_EXCEEDED:
-      return "did not answer within the call's deadline";
-    case status.CANCELLED:
-      return "call was cancelled";
-    case status.RESOURCE_EXHAUSTED:
-      return "answered with a message over the size limit";
-    default:
-      return "failed at the transport level";
-  }
-}
-
-/**
- * A status grpc-js made up itself (no connection, a dropped connection, the deadline) carries text such as
- * "No connection established. Last error: connect ECONNREFUSED 127.0.0.1:50053": internal addresses that
- * would travel on into other services' errors, job records and HTTP bodies. Such a status is replaced by
- * one that names the service; the original stays as `cause`, which the logs show. A status a mesh service
- * sent (it carries the details trailer) is passed on untouched.
- */
-export function transportFailureNamed(service: string, err: unknown): unknown {
-  if (!isServiceError(err) || isMeshStatus(err) || !TRANSPORT_CODES.has(err.code)) return err;
-  const details = `${service} ${transportReason(err.code, err.details ?? err.message)}`;
-  const named = new Error(`${err.code} ${status[err.code]}: ${details}`, { cause: err }) as ServiceError;
-  return Object.assign(named, { code: err.code, details, metadata: new Metadata() });
 }

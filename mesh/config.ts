@@ -45,6 +45,9 @@ export function addressMap(name: RegExp, expected: string, { replicas = false } 
  */
 export const endpointList = addressMap(/^[a-z][a-z0-9-]*$/, "name", { replicas: true });
 
+/** GRPC_CLIENT_RETRIES as a switch: anything but "0" keeps client retries on. */
+export const clientRetries = z.string().default("1").transform((v) => v !== "0");
+
 /** Variables every service reads; service-specific ones are added with `extend`. */
 export function baseEnvSchema(service: ServiceName) {
   const entry = CATALOGUE[service];
@@ -74,6 +77,8 @@ export function baseEnvSchema(service: ServiceName) {
      * most GATEWAY_STREAM_TIMEOUT_MS (10 min by default). WatchJob resumes (after_sequence), so it needs none.
      */
     GRPC_MAX_CONNECTION_AGE_GRACE_MS: positiveMs.default(15 * 60_000),
+    /** "0" turns off client retries of idempotent methods (inside Istio, the mesh retries instead). */
+    GRPC_CLIENT_RETRIES: clientRetries,
     /** Shared by every service of the deployment to sign and check service tokens (mesh/auth/service-token.ts). */
     RAG_INTERNAL_SECRET: z
       .string({ error: "required: a secret of at least 32 characters, the same for every service (e.g. `openssl rand -hex 32`; `make run` makes one)" })

@@ -32,14 +32,3 @@ export function staticTarget(value: string): string {
   if (addresses.every((a) => IPV6_ADDRESS.test(a))) return `ipv6:${addresses.join(",")}`;
   throw new Error(`replica addresses must all be IPv4 or all IPv6 literals (got ${JSON.stringify(value)}); for host names use RAG_DISCOVERY=dns or consul`);
 }
-
-let configured: Discovery | undefined;
-
-/** The process-wide discovery, set once at start-up by the service runner or the CLI. */
-export function setDiscovery(discovery: Discovery): void {
-  configured = discovery;
-}
-
-export function discovery(): Discovery {
-  return (configured ??= new StaticDiscovery());
-}

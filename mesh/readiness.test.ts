@@ -7,6 +7,7 @@ import { afterEach, describe, test } from "node:test";
 import { credentials, loadPackageDefinition } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
+import { runtime } from "#testing/runtime.js";
 import { startServer, watchReadiness } from "./server.js";
 
 const healthPkg = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as any;
@@ -27,6 +28,7 @@ describe("readiness and gRPC health", () => {
       shutdownDelayMs: 0,
       shutdownGraceMs: 1_000,
       protoFiles: ["rag/v1/embeddings.proto"],
+      verifier: runtime.verifier,
       ready: async () => {
         if (!storeUp) throw new Error("connect ECONNREFUSED (the database)");
       },

@@ -1,14 +1,15 @@
-import "#testing/auth.js";
+import { TEST_INTERNAL_SECRET } from "#testing/auth.js";
+import { runtime } from "#testing/runtime.js";
 import { afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { credentials, loadPackageDefinition, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
-import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { outboundAuthorization, setKeySource } from "./auth/index.js";
+import { SignJWT, exportJWK, generateKeyPair, type JWK } from "jose";
 import { declareMethodPermissions } from "./auth/permissions.js";
-import { connect, type GeneratedClient } from "./client.js";
+import { TokenVerifier } from "./auth/verifier.js";
+import type { GeneratedClient } from "./client.js";
 import { requireTenant, type CallContext } from "./context.js";
 import { errorDetails, InvalidArgumentError, NotFoundError } from "./errors.js";
 import { notImplemented, type AnyServiceDefinition } from "./handlers.js";
@@ -38,6 +39,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** identity's public keys as the servers of these tests see them (set by `userTokens`). */
+let userKeys: JWK[] = [];
+
 /** An echo server whose handler behaviour each test chooses. */
 async function echoServer(handle: (req: Echo, ctx: CallContext) => Promise<object>, opts: { defaultDeadlineMs?: number; graceMs?: number } = {}): Promise<RunningServer> {
   const server = await startServer(
@@ -56,6 +60,8 @@ async function echoServer(handle: (req: Echo, ctx: CallContext) => Promise<objec
       shutdownDelayMs: 0,
       shutdownGraceMs: opts.graceMs ?? 5_000,
       protoFiles: [ECHO_PROTO],
+      // A verifier per server: each test that signs user tokens brings keys of its own.
+      verifier: new TokenVerifier({ keys: async () => userKeys, internalSecret: TEST_INTERNAL_SECRET }),
     },
   );
   cleanups.push(() => server.shutdown());
@@ -63,7 +69,7 @@ async function echoServer(handle: (req: Echo, ctx: CallContext) => Promise<objec
 }
 
 function client(server: RunningServer, metadata?: Record<string, string>) {
-  const c = connect(EchoClient, "query", { target: `127.0.0.1:${server.grpcPort}`, serviceConfig: {}, metadata }) as any;
+  const c = runtime.connect(EchoClient, "query", { target: `127.0.0.1:${server.grpcPort}`, serviceConfig: {}, metadata }) as any;
   cleanups.push(() => c.close());
   return c;
 }
@@ -187,7 +193,7 @@ describe("mesh server", () => {
     }, { defaultDeadlineMs: 150 });
     const c = new EchoClient(`127.0.0.1:${server.grpcPort}`, credentials.createInsecure()) as any;
     const md = new Metadata();
-    md.set("authorization", (await outboundAuthorization("acme", undefined))!);
+    md.set("authorization", (await runtime.tokens.authorization("acme", undefined))!);
     const err: ServiceError = await new Promise((resolve) => c.Echo({ text: "" }, md, (e: ServiceError) => resolve(e)));
     assert.equal(err.code, status.DEADLINE_EXCEEDED);
     c.close();
@@ -269,7 +275,7 @@ describe("mesh authentication", () => {
   async function userTokens() {
     const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
     const publicJwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
-    setKeySource(async () => [publicJwk]);
+    userKeys = [publicJwk];
     return (claims: Record<string, unknown>, opts: { exp?: number; issuer?: string } = {}) =>
       new SignJWT(claims)
         .setProtectedHeader({ alg: "ES256", kid: "k1" })
@@ -306,7 +312,7 @@ describe("mesh authentication", () => {
     const server = await echoServer(async (_req, ctx) => ({ text: ctx.callerId, tenant: requireTenant(ctx) }));
     const sign = await userTokens();
     const reader = await sign({ sub: "user-7", tid: "acme", roles: ["READER"], akid: "key-1" });
-    const c = connect(EchoClient, "query", { target: `127.0.0.1:${server.grpcPort}`, serviceConfig: {}, auth: { bearer: reader } }) as any;
+    const c = runtime.connect(EchoClient, "query", { target: `127.0.0.1:${server.grpcPort}`, serviceConfig: {}, auth: { bearer: reader } }) as any;
     cleanups.push(() => c.close());
     // x-tenant-id cannot move a caller into another tenant: the token decides.
     const res = await c.Echo({ text: "", wait_ms: 0, count: 0 }, { metadata: { "x-tenant-id": "globex" } });

@@ -3,7 +3,8 @@ import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { startAdmin } from "./admin.js";
-import { bindService, type AnyServiceDefinition, type CallTracker, type ServiceBinding, type ServiceImpl } from "./handlers.js";
+import type { TokenVerifier } from "./auth/verifier.js";
+import { bindService, type AnyServiceDefinition, type BindingContext, type CallTracker, type ServiceBinding, type ServiceImpl } from "./handlers.js";
 import { errorFields, log } from "./logger.js";
 import { PROTO_ROOT } from "./paths.js";
 import { RequestSchemas } from "./text-rule.js";
@@ -21,6 +22,8 @@ export interface ServerOptions {
   maxConnectionAgeMs?: number;
   /** At least the longest deadline of a stream that cannot resume; see GRPC_MAX_CONNECTION_AGE_GRACE_MS. */
   maxConnectionAgeGraceMs?: number;
+  /** Checks inbound tokens: the runtime's (mesh/runtime.ts). */
+  verifier: TokenVerifier;
   /** Proto files (relative to proto/) that reflection describes. */
   protoFiles: string[];
   /**
@@ -42,11 +45,11 @@ export interface RunningServer {
 
 /** A service definition with its implementation, to be served by `startServer`. */
 export interface ServiceRegistration {
-  bind(tracker: () => CallTracker, schemas: RequestSchemas): ServiceBinding;
+  bind(context: BindingContext): ServiceBinding;
 }
 
 export function serve<D extends AnyServiceDefinition>(definition: D, impl: ServiceImpl<D>): ServiceRegistration {
-  return { bind: (tracker, schemas) => bindService(definition, impl, tracker, schemas) };
+  return { bind: (context) => bindService(definition, impl, context) };
 }
 
 export async function startServer(services: ServiceRegistration[], opts: ServerOptions): Promise<RunningServer> {
@@ -76,7 +79,7 @@ export async function startServer(services: ServiceRegistration[], opts: ServerO
   });
   const reflected = loadSync(opts.protoFiles, { includeDirs: [PROTO_ROOT], keepCase: true });
   const schemas = new RequestSchemas(reflected);
-  const bindings = services.map((s) => s.bind(() => tracker, schemas));
+  const bindings = services.map((s) => s.bind({ tracker: () => tracker, schemas, verifier: opts.verifier }));
   const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(bindings.map((b) => [b.name, "SERVING"])) });
   for (const b of bindings) server.addService(b.definition, b.handlers);
   health.addToServer(server);

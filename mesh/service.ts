@@ -1,8 +1,9 @@
-import { setServiceName } from "./auth/index.js";
+import type { KeySource } from "./auth/verifier.js";
 import { CATALOGUE, type ServiceName } from "./catalogue.js";
 import { ConfigError, baseEnvSchema, parseEnv, type BaseEnv } from "./config.js";
-import { setDiscovery, StaticDiscovery } from "./discovery.js";
+import { StaticDiscovery } from "./discovery.js";
 import { configureLogger, errorFields, log } from "./logger.js";
+import { createRuntime, type Runtime } from "./runtime.js";
 import { startServer, type ServiceRegistration } from "./server.js";
 import { shutdownTelemetry } from "./telemetry/index.js";
 
@@ -15,6 +16,23 @@ export interface ServiceParts {
   close?: () => Promise<void>;
 }
 
+export interface RunServiceOptions {
+  /** Where the verifier gets identity's public keys; identity reads its own store instead of calling itself. */
+  keys?: KeySource;
+}
+
+/** The runtime of service `name`, from its parsed configuration. */
+export function serviceRuntime(name: ServiceName, env: BaseEnv, keys?: KeySource): Runtime {
+  return createRuntime({
+    name,
+    discovery: new StaticDiscovery(env.RAG_ENDPOINTS),
+    defaultDeadlineMs: env.DEFAULT_DEADLINE_MS,
+    clientRetries: env.GRPC_CLIENT_RETRIES,
+    internalSecret: env.RAG_INTERNAL_SECRET,
+    keys,
+  });
+}
+
 /** Exit code for a configuration error (sysexits EX_CONFIG), so supervisors can tell it from a crash. */
 const EX_CONFIG = 78;
 
@@ -22,16 +40,15 @@ const EX_CONFIG = 78;
  * Runs one service process: config, logging, discovery, the gRPC and admin servers, and graceful shutdown
  * on SIGTERM/SIGINT (or when stdin closes under the local launcher). A service's main.ts only wires.
  */
-export async function runService(name: ServiceName, build: (env: BaseEnv) => Promise<ServiceParts>): Promise<void> {
+export async function runService(name: ServiceName, build: (env: BaseEnv, runtime: Runtime) => Promise<ServiceParts>, opts: RunServiceOptions = {}): Promise<void> {
   let env: BaseEnv;
+  let runtime: Runtime;
   let parts: ServiceParts;
   try {
     env = parseEnv(baseEnvSchema(name));
     configureLogger(name, env.LOG_LEVEL);
-    setServiceName(name);
-    setDiscovery(new StaticDiscovery(env.RAG_ENDPOINTS));
-    process.env.DEFAULT_DEADLINE_MS = String(env.DEFAULT_DEADLINE_MS);
-    parts = await build(env);
+    runtime = serviceRuntime(name, env, opts.keys);
+    parts = await build(env, runtime);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${name}: ${err.message}\n`);
@@ -47,6 +64,7 @@ export async function runService(name: ServiceName, build: (env: BaseEnv) => Pro
     adminHost: env.ADMIN_HOST,
     adminPort: env.ADMIN_PORT,
     defaultDeadlineMs: env.DEFAULT_DEADLINE_MS,
+    verifier: runtime.verifier,
     shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     maxConnectionAgeMs: env.GRPC_MAX_CONNECTION_AGE_MS,

@@ -2,10 +2,11 @@ import "#testing/auth.js";
 import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import type { ServiceName } from "#mesh/catalogue.js";
-import { connect, type GeneratedClient, type PromiseClient } from "#mesh/client.js";
+import type { GeneratedClient, PromiseClient } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
 import type { AnyServiceDefinition } from "#mesh/handlers.js";
 import { startServer, type RunningServer, type ServiceRegistration } from "#mesh/server.js";
+import { runtime } from "./runtime.js";
 
 /** The error a call failed with; fails the test if it succeeded. */
 export async function rejection(p: Promise<unknown>): Promise<ServiceError> {
@@ -32,7 +33,7 @@ export function tenantClients<D extends AnyServiceDefinition>(ctor: GeneratedCli
   const open: PromiseClient<D>[] = [];
   return {
     as(tenant: string | undefined): PromiseClient<D> {
-      const c = connect(ctor, name, { target: address(), metadata: tenant ? { "x-tenant-id": tenant } : {} });
+      const c = runtime.connect(ctor, name, { target: address(), metadata: tenant ? { "x-tenant-id": tenant } : {} });
       open.push(c);
       return c;
     },
@@ -53,6 +54,7 @@ export function startFakeServer(services: ServiceRegistration[], protoFiles: str
     shutdownDelayMs: 0,
     shutdownGraceMs: 2_000,
     protoFiles,
+    verifier: runtime.verifier,
   });
 }
 

@@ -12,12 +12,12 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { IngestionServiceClient, JobState } from "#gen/rag/v1/ingestion.js";
 import { QueryServiceClient } from "#gen/rag/v1/query.js";
-import { connect } from "#mesh/client.js";
 import { ingestFiles } from "../cli/ingest-jobs.js";
 import { loadDataset, passageFiles, spreadSample, SQUAD_DIR } from "#testing/eval.js";
 import { measureQuality } from "#testing/quality.js";
 import { makeDocx, makePdf } from "#testing/fixtures.js";
 import { startTestStack, type TestStack } from "#testing/stack.js";
+import { testRuntime } from "#testing/runtime.js";
 
 const RAG = fileURLToPath(new URL("../bin/rag", import.meta.url));
 const run = promisify(execFile);
@@ -106,8 +106,8 @@ describe("RAG end to end", () => {
   test(`SQuAD v1.1 dev: ingest 2,067 passages, ask ${SAMPLE} questions, measure retrieval and answers`, async () => {
     const { corpus, questions } = loadDataset(SQUAD_DIR);
     const meta = { "x-tenant-id": "squad" };
-    const ingestion = connect(IngestionServiceClient, "ingestion", { discovery: env.discovery, metadata: meta, deadlineMs: 1_800_000 });
-    const query = connect(QueryServiceClient, "query", { discovery: env.discovery, metadata: meta, deadlineMs: 120_000 });
+    const ingestion = testRuntime({ discovery: env.discovery }).connect(IngestionServiceClient, "ingestion", { metadata: meta, deadlineMs: 1_800_000 });
+    const query = testRuntime({ discovery: env.discovery }).connect(QueryServiceClient, "query", { metadata: meta, deadlineMs: 120_000 });
     try {
       const started = performance.now();
       const jobs = await ingestFiles(ingestion, passageFiles(corpus), { displayName: "squad" }, () => undefined);

@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { SERVICE_NAMES } from "#mesh/catalogue.js";
 import { serviceToken } from "#mesh/auth/service-token.js";
+import { TEST_INTERNAL_SECRET } from "#testing/auth.js";
 import { expectError, ok, pollUntil, RestClient, type RestResponse } from "#testing/rest.js";
 import { startTestStack, type TestStack } from "#testing/stack.js";
 
@@ -54,7 +55,7 @@ describe("the edge", () => {
       { service: "query", tenantId: "default", userId: undefined },
       { service: "gateway", tenantId: undefined, userId: undefined },
     ]) {
-      const token = await serviceToken(claims);
+      const token = await serviceToken(claims, TEST_INTERNAL_SECRET);
       assert.ok(token, "the test process shares the stack's internal secret");
       for (const res of [await api.as({ bearer: token }).get("/v1/documents"), await api.as({ bearer: token }).get("/v1/tenants")]) {
         const body = expectError(res, 401, "UNAUTHENTICATED", `service token of ${claims.service}`);

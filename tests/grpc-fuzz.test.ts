@@ -16,13 +16,12 @@ import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/
 import { createFileRegistry, fromBinary, fromJson, toBinary, type DescField, type DescMessage, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
-import { outboundAuthorization } from "#mesh/auth/index.js";
 import { INTERNAL_PERMISSION, requiredPermission } from "#mesh/auth/permissions.js";
 import { CATALOGUE, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
-import { connect } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
 import { startTestStack, type TestStack } from "#testing/stack.js";
 import { rng } from "#testing/random.js";
+import { runtime, testRuntime } from "#testing/runtime.js";
 
 const ADMIN_KEY = "rag_0123456789ab_bootstrapSecretForTheFuzzTest_01";
 const RANDOM_MESSAGES_PER_RPC = 25;
@@ -226,11 +225,11 @@ function describeOutcome(rpc: Rpc, what: string, o: Outcome): string {
 before(async () => {
   env = await startTestStack({ IDENTITY_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY });
   for (const e of env.stack.endpoints) clients.set(e.name as ServiceName, new Client(e.grpcAddress, credentials.createInsecure()));
-  const identity = connect(IdentityServiceClient, "identity", { discovery: env.discovery, auth: "none" });
+  const identity = testRuntime({ discovery: env.discovery }).connect(IdentityServiceClient, "identity", { auth: "none" });
   const { accessToken } = await identity.issueToken({ apiKey: ADMIN_KEY, ttlSeconds: 3_600 });
   identity.close();
   adminAuthorization = `Bearer ${accessToken}`;
-  serviceAuthorization = (await outboundAuthorization("default", undefined))!; // the bootstrap tenant
+  serviceAuthorization = (await runtime.tokens.authorization("default", undefined))!; // the bootstrap tenant
   assert.ok(serviceAuthorization, "tests mint service tokens (testing/auth.ts sets RAG_INTERNAL_SECRET)");
 });
 

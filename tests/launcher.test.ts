@@ -19,11 +19,12 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { IngestionServiceClient, JobState, StartJobRequest, WatchJobRequest, type Job } from "#gen/rag/v1/ingestion.js";
 import { AskRequest, QueryServiceClient } from "#gen/rag/v1/query.js";
 import { CATALOGUE, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
+import type { PromiseClient } from "#mesh/client.js";
 import { HealthProbe } from "#launcher/health.js";
 import { findFreePort, findFreePortRange, isPortFree } from "#launcher/ports.js";
 import { startPostgres } from "#launcher/postgres.js";
 import { descendants, isAlive, processInfo, type ProcessInfo } from "#launcher/proc.js";
+import { runtime } from "#testing/runtime.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const READY_TIMEOUT_MS = 150_000; // cold machines compile 8 services with tsx at once
@@ -120,8 +121,8 @@ test("a service killed with SIGKILL is restarted by the launcher, and asks succe
   const ready = await launcher.waitUntilReady();
   const tree = launcher.processTree(ready);
   const tenant = "default"; // the bootstrap tenant, so the gateway's admin key asks in it too
-  const ingestion = connect(IngestionServiceClient, "ingestion", { target: address("ingestion"), metadata: { "x-tenant-id": tenant }, deadlineMs: 120_000 });
-  const query = connect(QueryServiceClient, "query", { target: address("query"), metadata: { "x-tenant-id": tenant }, deadlineMs: 30_000 });
+  const ingestion = runtime.connect(IngestionServiceClient, "ingestion", { target: address("ingestion"), metadata: { "x-tenant-id": tenant }, deadlineMs: 120_000 });
+  const query = runtime.connect(QueryServiceClient, "query", { target: address("query"), metadata: { "x-tenant-id": tenant }, deadlineMs: 30_000 });
   try {
     const job = await ingestOne(ingestion, "harbour.md", "# Harbour rules\n\nThe harbour gate closes at 23:00 every night. Boats must moor at pier seven.\n");
     assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, `${job.error} ${JSON.stringify(job.itemErrors)}`);

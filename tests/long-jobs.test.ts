@@ -8,14 +8,14 @@ import "#testing/auth.js";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { IngestionServiceClient, JobEventType, JobState, StartJobRequest, WatchJobRequest, type UploadedFile, type WatchJobResponse } from "#gen/rag/v1/ingestion.js";
-import { outboundAuthorization } from "#mesh/auth/index.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
+import type { PromiseClient } from "#mesh/client.js";
 import { eventually } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { createGateway, type Gateway } from "../gateway/node/gateway.js";
 import { followJob } from "../cli/ingest-jobs.js";
 import { startFakes, type FakeSet } from "#testing/fakes/set.js";
+import { runtime } from "#testing/runtime.js";
 
 type Ingestion = PromiseClient<typeof IngestionServiceClient.service>;
 
@@ -31,7 +31,7 @@ let service: ServiceProcess;
 const clients: Ingestion[] = [];
 
 function as(tenant: string, target: string): Ingestion {
-  const c = connect(IngestionServiceClient, "ingestion", { target, metadata: { "x-tenant-id": tenant }, deadlineMs: 60_000 });
+  const c = runtime.connect(IngestionServiceClient, "ingestion", { target, metadata: { "x-tenant-id": tenant }, deadlineMs: 60_000 });
   clients.push(c);
   return c;
 }
@@ -69,7 +69,7 @@ describe("long jobs", () => {
       descriptorSets: ["gen/rag.binpb"],
       upstream: (name) => (name === "rag.v1.IngestionService" ? service.address : undefined),
       // The edge's job here is only to call as a user of the tenant; the deadline is what matters.
-      policy: { admit: async () => ({ metadata: { authorization: (await outboundAuthorization(tenant, "user-7"))! } }) },
+      policy: { admit: async () => ({ metadata: { authorization: (await runtime.tokens.authorization(tenant, "user-7"))! } }) },
       unaryTimeoutMs: GATEWAY_DEADLINE_MS,
     });
     const port = await gateway.listen(0, "127.0.0.1");
@@ -154,7 +154,7 @@ describe("long jobs", () => {
     const gateway: Gateway = createGateway({
       descriptorSets: ["gen/rag.binpb"],
       upstream: (name) => (name === "rag.v1.IngestionService" ? service.address : undefined),
-      policy: { admit: async () => ({ metadata: { authorization: (await outboundAuthorization(tenant, "user-8"))! } }) },
+      policy: { admit: async () => ({ metadata: { authorization: (await runtime.tokens.authorization(tenant, "user-8"))! } }) },
     });
     const port = await gateway.listen(0, "127.0.0.1");
     const sse = async (path: string, headers: Record<string, string> = {}) => {

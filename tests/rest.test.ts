@@ -16,11 +16,12 @@ import { CreateDocumentRequest, DocumentsServiceClient, ListDocumentsRequest } f
 import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
 import { AskRequest, QueryServiceClient } from "#gen/rag/v1/query.js";
 import { RetrievalServiceClient, SearchRequest } from "#gen/rag/v1/retrieval.js";
-import { connect, type GeneratedClient } from "#mesh/client.js";
+import type { GeneratedClient } from "#mesh/client.js";
 import type { AnyServiceDefinition } from "#mesh/handlers.js";
 import type { ServiceName } from "#mesh/catalogue.js";
 import { eventually, rejection } from "#testing/grpc.js";
 import { startTestStack, type TestStack } from "#testing/stack.js";
+import { testRuntime } from "#testing/runtime.js";
 
 const ADMIN_KEY = "rag_0123456789ab_bootstrapSecretForTheTests_0123";
 const HIGH = { burst: 10_000, perMinute: 600_000, perHour: 10_000_000 };
@@ -101,10 +102,10 @@ function sseEvents(text: string): { event: string; data: any }[] {
 
 /** A gRPC client presenting the access token an API key is exchanged for. */
 async function grpcAs<D extends AnyServiceDefinition>(ctor: GeneratedClient<D>, name: ServiceName, apiKey: string) {
-  const identity = connect(IdentityServiceClient, "identity", { discovery: env.discovery, auth: "none" });
+  const identity = testRuntime({ discovery: env.discovery }).connect(IdentityServiceClient, "identity", { auth: "none" });
   const { accessToken } = await identity.issueToken({ apiKey, ttlSeconds: 600 });
   identity.close();
-  return connect(ctor, name, { discovery: env.discovery, auth: { bearer: accessToken } });
+  return testRuntime({ discovery: env.discovery }).connect(ctor, name, { auth: { bearer: accessToken } });
 }
 
 before(async () => {
@@ -243,7 +244,7 @@ describe("REST through the gateway", () => {
   });
 
   test("calling a service directly needs a token: none is UNAUTHENTICATED, a reader's write is PERMISSION_DENIED", async () => {
-    const anonymous = connect(DocumentsServiceClient, "documents", { discovery: env.discovery, auth: "none" });
+    const anonymous = testRuntime({ discovery: env.discovery }).connect(DocumentsServiceClient, "documents", { auth: "none" });
     const none = await rejection(anonymous.listDocuments(ListDocumentsRequest.fromPartial({})));
     assert.equal(none.code, status.UNAUTHENTICATED);
     anonymous.close();

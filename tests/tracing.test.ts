@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { GenerateRequest, GenerationServiceClient } from "#gen/rag/v1/generation.js";
-import { connect } from "#mesh/client.js";
 import { startServiceProcess } from "#testing/service-process.js";
+import { runtime } from "#testing/runtime.js";
 
 test("a caller's W3C traceparent reaches the service's span and its JSON log line", async () => {
   // generation needs no database; a request it refuses is logged like any other call.
   const service = await startServiceProcess("generation");
   const traceId = randomBytes(16).toString("hex");
-  const client = connect(GenerationServiceClient, "generation", {
+  const client = runtime.connect(GenerationServiceClient, "generation", {
     target: service.address,
     metadata: { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`, "x-tenant-id": "acme" },
   });

@@ -1,11 +1,11 @@
-import "#testing/auth.js";
+import { TEST_INTERNAL_SECRET } from "#testing/auth.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import { status } from "@grpc/grpc-js";
-import { setKeySource } from "#mesh/auth/index.js";
 import { revokedKeys } from "#mesh/auth/revocations.js";
 import { serviceToken } from "#mesh/auth/service-token.js";
+import { TokenVerifier } from "#mesh/auth/verifier.js";
 import { EdgeAuth } from "./edge-policy.js";
 import { HttpError } from "./errors.js";
 import { memoryRateLimiter, parseRateLimitConfig } from "./ratelimit/index.js";
@@ -14,7 +14,7 @@ import { testSigningKey } from "#testing/user-tokens.js";
 
 const signing = await testSigningKey("edge-test");
 const jwk = signing.jwk;
-setKeySource(async () => [jwk]);
+const verifier = new TokenVerifier({ keys: async () => [jwk], internalSecret: TEST_INTERNAL_SECRET });
 
 const LIST_DOCUMENTS: RouteInfo = { service: "rag.v1.DocumentsService", method: "ListDocuments", rpcPath: "/rag.v1.DocumentsService/ListDocuments", verb: "GET", template: "/v1/documents", serverStreaming: false };
 
@@ -39,8 +39,8 @@ function fakeIdentity() {
 const limiter = () => memoryRateLimiter(parseRateLimitConfig(undefined));
 
 test("edge auth: an internal service token is refused with 401, even a valid one", async () => {
-  const auth = new EdgeAuth(fakeIdentity().identity as never, limiter());
-  const token = await serviceToken({ service: "query", tenantId: "t1", userId: undefined });
+  const auth = new EdgeAuth(fakeIdentity().identity as never, limiter(), { verifier });
+  const token = await serviceToken({ service: "query", tenantId: "t1", userId: undefined }, TEST_INTERNAL_SECRET);
   await assert.rejects(auth.admit(requestWith({ authorization: `Bearer ${token}` }), LIST_DOCUMENTS), (err: unknown) => {
     assert.ok(err instanceof HttpError);
     assert.equal(err.status, 401);
@@ -55,7 +55,7 @@ test("edge auth: an internal service token is refused with 401, even a valid one
 test("edge auth: exchanges are reused only while the revocation watch is live; a revoked key is refused at once", async () => {
   let live = true;
   const { identity, calls } = fakeIdentity();
-  const auth = new EdgeAuth(identity as never, limiter(), { reuseExchanges: () => live });
+  const auth = new EdgeAuth(identity as never, limiter(), { verifier, reuseExchanges: () => live });
   const key = "rag_00000000000a_secret";
   await auth.admit(requestWith({ "x-api-key": key }), LIST_DOCUMENTS);
   await auth.admit(requestWith({ "x-api-key": key }), LIST_DOCUMENTS);
@@ -70,9 +70,9 @@ test("edge auth: exchanges are reused only while the revocation watch is live; a
 });
 
 test("edge auth: /readyz detail is for callers with a valid credential only", async () => {
-  const auth = new EdgeAuth(fakeIdentity().identity as never, limiter());
+  const auth = new EdgeAuth(fakeIdentity().identity as never, limiter(), { verifier });
   assert.equal(await auth.mayReadReadiness(requestWith({})), false);
   assert.equal(await auth.mayReadReadiness(requestWith({ authorization: "Bearer not-a-jwt" })), false);
-  assert.equal(await auth.mayReadReadiness(requestWith({ authorization: `Bearer ${await serviceToken({ service: "query", tenantId: "t1", userId: undefined })}` })), false);
+  assert.equal(await auth.mayReadReadiness(requestWith({ authorization: `Bearer ${await serviceToken({ service: "query", tenantId: "t1", userId: undefined }, TEST_INTERNAL_SECRET)}` })), false);
   assert.equal(await auth.mayReadReadiness(requestWith({ authorization: `Bearer ${await accessToken("k-ready")}` })), true);
 });

@@ -3,7 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { status } from "@grpc/grpc-js";
 import { LRUCache } from "lru-cache";
 import type { IdentityServiceClient } from "#gen/rag/v1/identity.js";
-import { authenticate, authorizeCall, type Principal } from "#mesh/auth/index.js";
+import { authorizeCall, type Principal, type TokenVerifier } from "#mesh/auth/index.js";
 import { PUBLIC, requiredPermission } from "#mesh/auth/permissions.js";
 import type { PromiseClient } from "#mesh/client.js";
 import { isServiceError, RpcError } from "#mesh/errors.js";
@@ -23,6 +23,8 @@ const EXCHANGE_REUSE_MS = 60_000;
 const AT_THE_EDGE = { acceptServiceTokens: false } as const;
 
 export interface EdgeAuthOptions {
+  /** Checks access tokens: the gateway runtime's verifier (mesh/runtime.ts). */
+  verifier: TokenVerifier;
   /** Whether exchanged tokens may be reused now: true while the revocation watch is live (default: always). */
   reuseExchanges?: () => boolean;
 }
@@ -46,12 +48,14 @@ export class EdgeAuth implements EdgePolicy {
   private readonly exchanged = new LRUCache<string, Exchanged>({ max: 10_000 });
 
   private readonly reuseExchanges: () => boolean;
+  private readonly verifier: TokenVerifier;
 
   constructor(
     private readonly identity: Identity,
     private readonly limiter: RateLimiter,
-    opts: EdgeAuthOptions = {},
+    opts: EdgeAuthOptions,
   ) {
+    this.verifier = opts.verifier;
     this.reuseExchanges = opts.reuseExchanges ?? (() => true);
   }
 
@@ -60,7 +64,7 @@ export class EdgeAuth implements EdgePolicy {
     if (!presentedApiKey(req) && !req.headers.authorization) return false;
     try {
       const token = await this.accessToken(req);
-      await authenticate(`Bearer ${token}`, AT_THE_EDGE);
+      await this.verifier.verify(`Bearer ${token}`, AT_THE_EDGE);
       return true;
     } catch {
       return false;
@@ -80,7 +84,7 @@ export class EdgeAuth implements EdgePolicy {
     const token = await this.accessToken(req);
     let principal: Principal | undefined;
     try {
-      principal = await authorizeCall(route.rpcPath, `Bearer ${token}`, AT_THE_EDGE);
+      principal = await authorizeCall(this.verifier, route.rpcPath, `Bearer ${token}`, AT_THE_EDGE);
     } catch (err) {
       throw refusal(err);
     }

@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
-import { setServiceName } from "#mesh/auth/index.js";
 import { declareMethodPermissions, methodPermissions } from "#mesh/auth/permissions.js";
 import { watchRevocations } from "#mesh/auth/revocations.js";
 import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
-import { connect } from "#mesh/client.js";
 import { ConfigError, parseEnv } from "#mesh/config.js";
-import { discovery, setDiscovery, StaticDiscovery } from "#mesh/discovery.js";
+import { StaticDiscovery } from "#mesh/discovery.js";
 import { configureLogger, errorFields, log } from "#mesh/logger.js";
+import { createRuntime } from "#mesh/runtime.js";
 import { stopOn } from "#mesh/service.js";
 import { gatewayEnvSchema } from "./config.js";
 import { docsHandler } from "./docs.js";
@@ -26,21 +25,25 @@ try {
   process.exit(78);
 }
 configureLogger("gateway", env.LOG_LEVEL);
-setServiceName("gateway");
-setDiscovery(new StaticDiscovery(env.RAG_ENDPOINTS));
+const runtime = createRuntime({
+  name: "gateway",
+  discovery: new StaticDiscovery(env.RAG_ENDPOINTS),
+  clientRetries: env.GRPC_CLIENT_RETRIES,
+  internalSecret: env.RAG_INTERNAL_SECRET,
+});
 declareMethodPermissions(env.GATEWAY_METHOD_PERMISSIONS);
 
 const byGrpcService = new Map(SERVICE_NAMES.map((name) => [CATALOGUE[name].grpcService, name]));
 const upstream = (service: string) => {
   const name = byGrpcService.get(service);
-  return name ? discovery().target(name) : env.GATEWAY_UPSTREAMS[service];
+  return name ? runtime.discovery.target(name) : env.GATEWAY_UPSTREAMS[service];
 };
 
-const identity = connect(IdentityServiceClient, "identity", { auth: "none" });
+const identity = runtime.connect(IdentityServiceClient, "identity", { auth: "none" });
 // Revoked keys are announced by identity and refused here at once, whatever the caches hold. The stream is
 // held with a service token and reopened whenever it ends (identity restarting, connection ageing, its deadline).
 const REVOCATION_WATCH_GRACE_MS = 10_000;
-const revocationSource = connect(IdentityServiceClient, "identity");
+const revocationSource = runtime.connect(IdentityServiceClient, "identity");
 const revocations = watchRevocations({
   // Ten minutes a stream, then a fresh one (with the recent list again); the deadline leaves room for the clean end.
   open: (signal) => revocationSource.watchRevocations({ watchSeconds: 600 }, { signal, deadlineMs: 630_000 }),
@@ -65,7 +68,7 @@ const serveSpec = (req: IncomingMessage, res: ServerResponse) => {
   return true;
 };
 
-const edgeAuth = new EdgeAuth(identity, limiter, { reuseExchanges: () => revocations.live });
+const edgeAuth = new EdgeAuth(identity, limiter, { verifier: runtime.verifier, reuseExchanges: () => revocations.live });
 const gateway = createGateway({
   descriptorSets: env.GATEWAY_DESCRIPTORS,
   upstream,

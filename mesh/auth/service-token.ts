@@ -23,32 +23,56 @@ export interface ServiceClaims {
   userId: string | undefined;
 }
 
-let secretKey: Uint8Array | undefined;
-let secretSource: string | undefined;
-
-/** The shared secret as key bytes, from RAG_INTERNAL_SECRET; undefined when this process has none (the CLI). */
-export function internalSecret(): Uint8Array | undefined {
-  const raw = process.env.RAG_INTERNAL_SECRET;
-  if (!raw || raw.length < MIN_SECRET_LENGTH) return undefined;
-  if (raw !== secretSource) {
-    // Hashing gives a fixed-size HS256 key whatever the secret's length.
-    secretKey = createHash("sha256").update(raw).digest();
-    secretSource = raw;
-  }
-  return secretKey;
+/** The shared secret as HS256 key bytes; undefined when there is none (the CLI, a process without the secret). */
+export function serviceKey(secret: string | undefined): Uint8Array | undefined {
+  if (!secret || secret.length < MIN_SECRET_LENGTH) return undefined;
+  // Hashing gives a fixed-size HS256 key whatever the secret's length.
+  return createHash("sha256").update(secret).digest();
 }
 
-const minted = new Map<string, { token: string; reuseUntil: number }>();
+/**
+ * Mints the service tokens of one process (`self`, e.g. "query"). Tokens are cached and reused for most
+ * of their lifetime: a service sends one on every call it makes.
+ */
+export class ServiceTokenMinter {
+  private readonly key: Uint8Array | undefined;
+  private readonly minted = new Map<string, { token: string; reuseUntil: number }>();
 
-/** A bearer token for calls made as `claims.service`; cached and reused for most of its lifetime. */
-export async function serviceToken(claims: ServiceClaims): Promise<string | undefined> {
-  const key = internalSecret();
-  if (!key) return undefined;
-  const cacheKey = `${claims.service}\u0000${claims.tenantId ?? ""}\u0000${claims.userId ?? ""}`;
-  const now = Date.now();
-  const hit = minted.get(cacheKey);
-  if (hit && hit.reuseUntil > now) return hit.token;
-  const token = await new SignJWT({ svc: claims.service, ...(claims.tenantId ? { tid: claims.tenantId } : {}), ...(claims.userId ? { act: claims.userId } : {}) })
+  constructor(
+    readonly self: string,
+    secret: string | undefined,
+  ) {
+    this.key = serviceKey(secret);
+  }
+
+  /** A bearer token for a call made for `tenantId` (and `userId`); undefined without a secret. */
+  async token(tenantId: string | undefined, userId: string | undefined): Promise<string | undefined> {
+    if (!this.key) return undefined;
+    const cacheKey = `${tenantId ?? ""}\u0000${userId ?? ""}`;
+    const now = Date.now();
+    const hit = this.minted.get(cacheKey);
+    if (hit && hit.reuseUntil > now) return hit.token;
+    const token = await sign(this.key, { service: this.self, tenantId, userId }, now);
+    if (this.minted.size > 10_000) this.minted.clear(); // bounded: one entry per (tenant, user) pair in use
+    this.minted.set(cacheKey, { token, reuseUntil: now + (LIFETIME_S - REUSE_MARGIN_S) * 1000 });
+    return token;
+  }
+
+  /** `authorization` metadata for such a call; undefined without a secret. */
+  async authorization(tenantId: string | undefined, userId: string | undefined): Promise<string | undefined> {
+    const token = await this.token(tenantId, userId);
+    return token ? `Bearer ${token}` : undefined;
+  }
+}
+
+/** One service token signed with `secret` (tests, tools); undefined when the secret is missing or short. */
+export async function serviceToken(claims: ServiceClaims, secret: string | undefined): Promise<string | undefined> {
+  const key = serviceKey(secret);
+  return key ? sign(key, claims, Date.now()) : undefined;
+}
+
+function sign(key: Uint8Array, claims: ServiceClaims, now: number): Promise<string> {
+  return new SignJWT({ svc: claims.service, ...(claims.tenantId ? { tid: claims.tenantId } : {}), ...(claims.userId ? { act: claims.userId } : {}) })
     .setProtectedHeader({ alg: ALG, typ: "JWT" })
     .setIssuer(SERVICE_ISSUER)
     .setAudience(AUDIENCE)
@@ -56,15 +80,11 @@ export async function serviceToken(claims: ServiceClaims): Promise<string | unde
     .setIssuedAt()
     .setExpirationTime(Math.floor(now / 1000) + LIFETIME_S)
     .sign(key);
-  if (minted.size > 10_000) minted.clear(); // bounded: one entry per (tenant, user) pair in use
-  minted.set(cacheKey, { token, reuseUntil: now + (LIFETIME_S - REUSE_MARGIN_S) * 1000 });
-  return token;
 }
 
 export type ServiceTokenCheck = { ok: true; claims: ServiceClaims } | { ok: false; reason: string };
 
-export async function verifyServiceToken(token: string): Promise<ServiceTokenCheck> {
-  const key = internalSecret();
+export async function verifyServiceToken(token: string, key: Uint8Array | undefined): Promise<ServiceTokenCheck> {
   if (!key) return { ok: false, reason: "this service has no RAG_INTERNAL_SECRET to check service tokens" };
   try {
     const { payload } = await jwtVerify(token, key, { issuer: SERVICE_ISSUER, audience: AUDIENCE, algorithms: [ALG] });

@@ -1,4 +1,4 @@
-import "#testing/auth.js";
+import { TEST_INTERNAL_SECRET } from "#testing/auth.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { UnauthenticatedError } from "../errors.js";
@@ -14,21 +14,21 @@ const userToken = (akid: string) => signing.accessToken(akid, ["ADMIN"]);
 const refusedWith = (pattern: RegExp) => (err: unknown) => err instanceof UnauthenticatedError && pattern.test(err.message);
 
 test("verifier: the edge refuses a valid service token, even one this process verified before; the mesh accepts it", async () => {
-  const verifier = new TokenVerifier(async () => [jwk], new RevokedKeys());
-  const token = await serviceToken({ service: "query", tenantId: "t1", userId: undefined });
+  const verifier = new TokenVerifier({ keys: async () => [jwk], internalSecret: TEST_INTERNAL_SECRET, revoked: new RevokedKeys() });
+  const token = await serviceToken({ service: "query", tenantId: "t1", userId: undefined }, TEST_INTERNAL_SECRET);
   assert.ok(token);
   const inside = await verifier.verify(`Bearer ${token}`);
   assert.equal(inside.kind, "service");
   const edge = refusedWith(new RegExp(`^${SERVICE_TOKEN_AT_EDGE.slice(0, 40)}`));
   await assert.rejects(verifier.verify(`Bearer ${token}`, { acceptServiceTokens: false }), edge);
-  await assert.rejects(new TokenVerifier(async () => [jwk]).verify(`Bearer ${token}`, { acceptServiceTokens: false }), edge);
+  await assert.rejects(new TokenVerifier({ keys: async () => [jwk], internalSecret: TEST_INTERNAL_SECRET }).verify(`Bearer ${token}`, { acceptServiceTokens: false }), edge);
   const user = await verifier.verify(`Bearer ${await userToken("key-1")}`, { acceptServiceTokens: false });
   assert.equal(user.kind, "user");
 });
 
 test("verifier: a revoked key's tokens are refused from the moment the revocation is known, cached or not", async () => {
   const revoked = new RevokedKeys();
-  const verifier = new TokenVerifier(async () => [jwk], revoked);
+  const verifier = new TokenVerifier({ keys: async () => [jwk], internalSecret: TEST_INTERNAL_SECRET, revoked });
   const token = await userToken("key-2");
   assert.equal((await verifier.verify(`Bearer ${token}`)).apiKeyId, "key-2");
   revoked.add("key-2", new Date());

@@ -4,7 +4,7 @@ import { UnauthenticatedError } from "../errors.js";
 import { OPERATOR_PERMISSION, SERVICE_PERMISSIONS, isRoleName, permissionsOfRoles } from "./permissions.js";
 import type { Principal } from "./principal.js";
 import { revokedKeys, type RevokedKeys } from "./revocations.js";
-import { verifyServiceToken } from "./service-token.js";
+import { serviceKey, verifyServiceToken } from "./service-token.js";
 
 /** Access tokens come from identity (services/identity/signing.ts): these must match it. */
 export const USER_TOKEN_ISSUER = "rag-identity";
@@ -37,6 +37,15 @@ export interface VerifyOptions {
 export const SERVICE_TOKEN_AT_EDGE =
   "internal service tokens are not accepted here: send an API key (X-API-Key: rag_…) or an access token from POST /v1/tokens";
 
+export interface TokenVerifierOptions {
+  /** identity's public keys: its own key store in identity, GetJwks everywhere else. */
+  keys: KeySource;
+  /** The deployment's shared secret, to check service tokens; without it every service token is refused. */
+  internalSecret: string | undefined;
+  /** Revoked API keys (default: the process's list, fed by watchRevocations). */
+  revoked?: RevokedKeys;
+}
+
 /**
  * Turns an `authorization` value into a Principal, or throws UNAUTHENTICATED saying what is wrong. Two
  * kinds of bearer token are accepted: identity's ES256 access tokens (users) and HS256 service tokens.
@@ -47,11 +56,15 @@ export class TokenVerifier {
   private fetching: Promise<void> | undefined;
 
   private readonly verified = new LRUCache<string, Principal>({ max: 10_000 });
+  private readonly keys: KeySource;
+  private readonly revoked: RevokedKeys;
+  private readonly serviceKey: Uint8Array | undefined;
 
-  constructor(
-    private readonly keys: KeySource,
-    private readonly revoked: RevokedKeys = revokedKeys,
-  ) {}
+  constructor(opts: TokenVerifierOptions) {
+    this.keys = opts.keys;
+    this.revoked = opts.revoked ?? revokedKeys;
+    this.serviceKey = serviceKey(opts.internalSecret);
+  }
 
   async verify(authorization: string | undefined, opts: VerifyOptions = {}): Promise<Principal> {
     const acceptServiceTokens = opts.acceptServiceTokens ?? true;
@@ -85,7 +98,7 @@ export class TokenVerifier {
   }
 
   private async service(token: string): Promise<Principal> {
-    const check = await verifyServiceToken(token);
+    const check = await verifyServiceToken(token, this.serviceKey);
     if (!check.ok) throw new UnauthenticatedError(check.reason);
     const { service, tenantId, userId } = check.claims;
     return { kind: "service", tenantId: tenantId ?? "", userId, service, roles: ["SERVICE"], permissions: new Set(SERVICE_PERMISSIONS), apiKeyId: undefined };

@@ -1,7 +1,6 @@
 import { DocumentsServiceService } from "#gen/rag/v1/documents.js";
 import { NotificationsServiceClient } from "#gen/rag/v1/notifications.js";
 import { RetrievalServiceClient } from "#gen/rag/v1/retrieval.js";
-import { connect } from "#mesh/client.js";
 import { parseEnv } from "#mesh/config.js";
 import { EventPublisher } from "#mesh/events.js";
 import { openDatabase } from "#mesh/postgres.js";
@@ -14,11 +13,11 @@ import { IsolatedParser } from "./parsing/isolated.js";
 import { retrievalIndex } from "./search-index.js";
 import { DocumentStore } from "./store.js";
 
-await runService("documents", async () => {
+await runService("documents", async (_base, runtime) => {
   const env = parseEnv(documentsEnvSchema);
   const pool = await openDatabase(env.DATABASE_URL, migrations);
-  const retrieval = connect(RetrievalServiceClient, "retrieval");
-  const notifications = connect(NotificationsServiceClient, "notifications");
+  const retrieval = runtime.connect(RetrievalServiceClient, "retrieval");
+  const notifications = runtime.connect(NotificationsServiceClient, "notifications");
   const events = new EventPublisher(notifications);
   const parser = new IsolatedParser({
     workers: env.PARSE_WORKERS,

@@ -3,11 +3,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { EmbedRequest, EmbeddingInputType, EmbeddingsServiceClient } from "#gen/rag/v1/embeddings.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
+import type { PromiseClient } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { fakeEmbedding, startFakeEmbeddingsAPI, type FakeEmbeddingsAPI } from "#testing/fakes/openai.js";
 import { embed as localEmbed } from "./providers/local.js";
+import { runtime } from "#testing/runtime.js";
 
 type Embeddings = PromiseClient<typeof EmbeddingsServiceClient.service>;
 
@@ -26,7 +27,7 @@ async function start(env: Record<string, string>): Promise<ServiceProcess> {
 function client(service: ServiceProcess, tenant: string | null = "acme"): Embeddings {
   const metadata: Record<string, string> = tenant === null ? {} : { "x-tenant-id": `${tenant}-${run}` };
   // No client retries: each test counts the requests its call caused.
-  const c = connect(EmbeddingsServiceClient, "embeddings", { target: service.address, metadata, serviceConfig: {} });
+  const c = runtime.connect(EmbeddingsServiceClient, "embeddings", { target: service.address, metadata, serviceConfig: {} });
   clients.push(c);
   return c;
 }

@@ -12,12 +12,13 @@ import {
   type GenerateStreamResponse,
   type GenerationSummary,
 } from "#gen/rag/v1/generation.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
+import type { PromiseClient } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
 import { rejection } from "#testing/grpc.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { startFakeChatCompletions, type FakeChatCompletions } from "#testing/fakes/openai.js";
 import { NO_ANSWER } from "./provider.js";
+import { runtime } from "#testing/runtime.js";
 
 type Generation = PromiseClient<typeof GenerationServiceClient.service>;
 
@@ -27,7 +28,7 @@ let fake: FakeChatCompletions;
 const clients: Generation[] = [];
 
 function client(service: ServiceProcess, tenant = "acme"): Generation {
-  const c = connect(GenerationServiceClient, "generation", { target: service.address, metadata: tenant ? { "x-tenant-id": tenant } : {} });
+  const c = runtime.connect(GenerationServiceClient, "generation", { target: service.address, metadata: tenant ? { "x-tenant-id": tenant } : {} });
   clients.push(c);
   return c;
 }

@@ -2,9 +2,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
 import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
-import { connect } from "#mesh/client.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
+import { runtime } from "#testing/runtime.js";
 
 // Rotation every ~1.7 s, so the test sees a rotation without waiting long.
 const ROTATION_DAYS = "0.00002";
@@ -36,7 +36,7 @@ test("first start without a bootstrap key logs a generated admin key once; resta
   assert.ok(logged, "the generated key is logged");
   assert.equal(logged.level, "warn");
   assert.match(logged.message!, /shown ONLY NOW/);
-  const c1 = connect(IdentityServiceClient, "identity", { target: first.address });
+  const c1 = runtime.connect(IdentityServiceClient, "identity", { target: first.address });
   const { principal } = await c1.authenticate({ credential: { $case: "apiKey", value: logged.adminApiKey! } });
   assert.equal(principal!.tenantId, "default");
   assert.ok(principal!.permissions.includes("tenants.manage"));
@@ -46,7 +46,7 @@ test("first start without a bootstrap key logs a generated admin key once; resta
 
   const second = await start();
   assert.ok(!second.lines.some((l) => l.includes("adminApiKey")), "a restart creates no tenant and logs no key");
-  const c2 = connect(IdentityServiceClient, "identity", { target: second.address });
+  const c2 = runtime.connect(IdentityServiceClient, "identity", { target: second.address });
   try {
     // Bounded wait until the first signing key is due for rotation.
     const oldKid = decodeProtectedHeader(oldToken).kid!;

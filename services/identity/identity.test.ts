@@ -4,10 +4,11 @@ import { status } from "@grpc/grpc-js";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import pg from "pg";
 import { AuthMethod, IdentityServiceClient, Role } from "#gen/rag/v1/identity.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
+import type { PromiseClient } from "#mesh/client.js";
 import { expectInvalid, rejection } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
+import { runtime } from "#testing/runtime.js";
 
 type Identity = PromiseClient<typeof IdentityServiceClient.service>;
 
@@ -19,7 +20,7 @@ let service: ServiceProcess;
 const open: Identity[] = [];
 
 function client(metadata: Record<string, string> = {}): Identity {
-  const c = connect(IdentityServiceClient, "identity", { target: service.address, metadata });
+  const c = runtime.connect(IdentityServiceClient, "identity", { target: service.address, metadata });
   open.push(c);
   return c;
 }
@@ -29,7 +30,7 @@ const as = (tenant: string, userId: string) => client({ "x-tenant-id": tenant, "
 /** A client presenting a user's own access token, issued for `apiKey`. */
 async function withKey(apiKey: string): Promise<Identity> {
   const { accessToken } = await client().issueToken({ apiKey, ttlSeconds: 300 });
-  const c = connect(IdentityServiceClient, "identity", { target: service.address, auth: { bearer: accessToken } });
+  const c = runtime.connect(IdentityServiceClient, "identity", { target: service.address, auth: { bearer: accessToken } });
   open.push(c);
   return c;
 }
@@ -68,7 +69,7 @@ describe("identity", () => {
 
   test("the service checks tokens itself: none is UNAUTHENTICATED, a tenant admin cannot create tenants, a reader cannot manage users", async () => {
     const t = await newTenant("guarded");
-    const anonymous = connect(IdentityServiceClient, "identity", { target: service.address, auth: "none" });
+    const anonymous = runtime.connect(IdentityServiceClient, "identity", { target: service.address, auth: "none" });
     open.push(anonymous);
     const none = await rejection(anonymous.listUsers({ pageSize: 0, pageToken: "", role: 0 }));
     assert.equal(none.code, status.UNAUTHENTICATED);
@@ -340,7 +341,7 @@ describe("identity", () => {
 
   test("WatchRevocations: a revocation made on one identity replica reaches a watcher of another (both on one database)", async () => {
     const replica = await startServiceProcess("identity", { DATABASE_URL: dbUrl, IDENTITY_BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY });
-    const other = connect(IdentityServiceClient, "identity", { target: replica.address });
+    const other = runtime.connect(IdentityServiceClient, "identity", { target: replica.address });
     const stop = new AbortController();
     try {
       const t = await newTenant("replicated");

@@ -1,5 +1,4 @@
 import { IdentityServiceService } from "#gen/rag/v1/identity.js";
-import { setKeySource } from "#mesh/auth/index.js";
 import { parseEnv } from "#mesh/config.js";
 import { openDatabase } from "#mesh/postgres.js";
 import { serve } from "#mesh/server.js";
@@ -13,15 +12,17 @@ import { RevocationFeed } from "./revocations.js";
 import { TokenSigner } from "./signing.js";
 import { IdentityStore } from "./store.js";
 
-await runService("identity", async () => {
+let signer: TokenSigner | undefined;
+
+await runService(
+  "identity",
+  async () => {
   const env = parseEnv(identityEnvSchema);
   const pool = await openDatabase(env.DATABASE_URL, migrations);
   const store = new IdentityStore(pool);
   await bootstrap(store, env.IDENTITY_BOOTSTRAP_ADMIN_KEY || undefined);
-  const signer = new TokenSigner(pool, env.IDENTITY_KEY_ROTATION_DAYS * 86_400_000);
+  signer = new TokenSigner(pool, env.IDENTITY_KEY_ROTATION_DAYS * 86_400_000);
   await signer.start();
-  // Every other service fetches these keys with GetJwks; identity reads its own store.
-  setKeySource(() => signer.jwks());
   const revocations = new RevocationFeed(store);
   const impl = identityService({ store, signer, auth: new Authenticator(store, signer), revocations });
   return {
@@ -32,4 +33,12 @@ await runService("identity", async () => {
       await pool.end();
     },
   };
-});
+},
+  {
+    // Every other service fetches these keys with GetJwks; identity reads its own store.
+    keys: async () => {
+      if (!signer) throw new Error("identity's signing keys are not loaded yet");
+      return signer.jwks();
+    },
+  },
+);

@@ -2,8 +2,9 @@ import { DocumentsServiceClient } from "#gen/rag/v1/documents.js";
 import { EmbeddingsServiceClient } from "#gen/rag/v1/embeddings.js";
 import { NotificationsServiceClient } from "#gen/rag/v1/notifications.js";
 import { RetrievalServiceClient } from "#gen/rag/v1/retrieval.js";
-import { connect, type CallOptions, type PromiseClient } from "#mesh/client.js";
+import type { CallOptions, PromiseClient } from "#mesh/client.js";
 import { REQUEST_ID_KEY, TENANT_KEY } from "#mesh/context.js";
+import type { Runtime } from "#mesh/runtime.js";
 
 /** The services a job calls. Jobs run in a detached context of their own (runner.ts); each call names its tenant too. */
 export interface Clients {
@@ -13,12 +14,12 @@ export interface Clients {
   notifications: PromiseClient<typeof NotificationsServiceClient.service>;
 }
 
-export function connectClients(): Clients & { close(): void } {
+export function connectClients(runtime: Pick<Runtime, "connect">): Clients & { close(): void } {
   const clients: Clients = {
-    documents: connect(DocumentsServiceClient, "documents"),
-    embeddings: connect(EmbeddingsServiceClient, "embeddings"),
-    retrieval: connect(RetrievalServiceClient, "retrieval"),
-    notifications: connect(NotificationsServiceClient, "notifications"),
+    documents: runtime.connect(DocumentsServiceClient, "documents"),
+    embeddings: runtime.connect(EmbeddingsServiceClient, "embeddings"),
+    retrieval: runtime.connect(RetrievalServiceClient, "retrieval"),
+    notifications: runtime.connect(NotificationsServiceClient, "notifications"),
   };
   return { ...clients, close: () => Object.values(clients).forEach((c) => c.close()) };
 }

@@ -16,11 +16,12 @@ import {
   WatchJobRequest,
   type WatchJobResponse,
 } from "#gen/rag/v1/ingestion.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
+import type { PromiseClient } from "#mesh/client.js";
 import { eventually, expectInvalid, rejection } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { startFakes, type FakeSet } from "#testing/fakes/set.js";
+import { runtime } from "#testing/runtime.js";
 
 type Ingestion = PromiseClient<typeof IngestionServiceClient.service>;
 
@@ -34,7 +35,7 @@ const MAX_FILES = 5;
 const MAX_FILE_BYTES = 4096;
 
 function as(tenant: string, target = service.address): Ingestion {
-  const c = connect(IngestionServiceClient, "ingestion", { target, metadata: { "x-tenant-id": tenant }, deadlineMs: 60_000 });
+  const c = runtime.connect(IngestionServiceClient, "ingestion", { target, metadata: { "x-tenant-id": tenant }, deadlineMs: 60_000 });
   clients.push(c);
   return c;
 }
@@ -298,7 +299,7 @@ describe("ingestion over gRPC", () => {
     const reached = new Promise<void>((r) => (entered = r));
     let release!: () => void;
     fakes.embeddings.hold = { tenant, entered, release: new Promise<void>((r) => (release = r)) };
-    const docs = connect(DocumentsServiceClient, "documents", { target: fakes.endpoints.split(",")[0]!.split("=")[1]!, metadata: { "x-tenant-id": tenant } });
+    const docs = runtime.connect(DocumentsServiceClient, "documents", { target: fakes.endpoints.split(",")[0]!.split("=")[1]!, metadata: { "x-tenant-id": tenant } });
     try {
       const running = runToEnd(as(tenant), filesJob([file("race.md", `${NOTES}\n\nA second paragraph that will change.`)]));
       await reached;
@@ -350,7 +351,7 @@ describe("ingestion over gRPC", () => {
     assert.equal(jobs.length, 0);
     const ended = await watchToEnd(owner, job!.jobId);
     assert.equal(ended.at(-1)!.job!.state, JobState.JOB_STATE_SUCCEEDED);
-    const noTenant = connect(IngestionServiceClient, "ingestion", { target: service.address });
+    const noTenant = runtime.connect(IngestionServiceClient, "ingestion", { target: service.address });
     clients.push(noTenant);
     assert.equal((await rejection(noTenant.getJob({ jobId: job!.jobId }))).code, status.UNAUTHENTICATED);
   });

@@ -14,13 +14,13 @@ import { EventPublisher } from "#mesh/events.js";
 import { JobRunner } from "./runner.js";
 import { JobStore } from "./store.js";
 
-await runService("ingestion", async (base) => {
+await runService("ingestion", async (base, runtime) => {
   const env = parseEnv(ingestionEnvSchema);
   const pool = await openDatabase(env.DATABASE_URL, migrations);
   const lease = await WorkerLease.acquire(env.DATABASE_URL);
   const store = new JobStore(pool);
   const bus = new JobBus();
-  const clients = connectClients();
+  const clients = connectClients(runtime);
   const notifier = new EventPublisher(clients.notifications);
   const runner = new JobRunner(
     { store, bus, clients, notifier, workerId: lease.workerId },

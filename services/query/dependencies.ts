@@ -2,8 +2,9 @@ import { status } from "@grpc/grpc-js";
 import { EmbeddingsServiceClient } from "#gen/rag/v1/embeddings.js";
 import { GenerationServiceClient } from "#gen/rag/v1/generation.js";
 import { RetrievalServiceClient } from "#gen/rag/v1/retrieval.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
+import type { PromiseClient } from "#mesh/client.js";
 import { errorDetails, isServiceError, RpcError } from "#mesh/errors.js";
+import type { Runtime } from "#mesh/runtime.js";
 
 /** The services an ask calls, as typed clients (deadline, tenant and request id propagate on their own). */
 export interface Dependencies {
@@ -14,11 +15,11 @@ export interface Dependencies {
 
 export type DependencyName = keyof Dependencies;
 
-export function connectDependencies(): Dependencies & { close(): void } {
+export function connectDependencies(runtime: Pick<Runtime, "connect">): Dependencies & { close(): void } {
   const deps = {
-    embeddings: connect(EmbeddingsServiceClient, "embeddings"),
-    retrieval: connect(RetrievalServiceClient, "retrieval"),
-    generation: connect(GenerationServiceClient, "generation"),
+    embeddings: runtime.connect(EmbeddingsServiceClient, "embeddings"),
+    retrieval: runtime.connect(RetrievalServiceClient, "retrieval"),
+    generation: runtime.connect(GenerationServiceClient, "generation"),
   };
   return { ...deps, close: () => Object.values(deps).forEach((c) => c.close()) };
 }

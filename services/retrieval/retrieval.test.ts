@@ -17,10 +17,11 @@ import {
   type Point,
 } from "#gen/rag/v1/retrieval.js";
 import { serviceNodeArgs } from "#mesh/catalogue.js";
-import { connect, type PromiseClient } from "#mesh/client.js";
+import type { PromiseClient } from "#mesh/client.js";
 import { errorDetails } from "#mesh/errors.js";
 import { rejection } from "#testing/grpc.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
+import { runtime } from "#testing/runtime.js";
 
 type Retrieval = PromiseClient<typeof RetrievalServiceClient.service>;
 
@@ -29,7 +30,7 @@ let service: ServiceProcess;
 const clients: Retrieval[] = [];
 
 function as(tenant: string | undefined): Retrieval {
-  const c = connect(RetrievalServiceClient, "retrieval", { target: service.address, metadata: tenant ? { "x-tenant-id": tenant } : {} });
+  const c = runtime.connect(RetrievalServiceClient, "retrieval", { target: service.address, metadata: tenant ? { "x-tenant-id": tenant } : {} });
   clients.push(c);
   return c;
 }

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary, type DescEnum, type DescMessage, type FileRegistry } from "@bufbuild/protobuf";
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from "@grpc/grpc-js";
-import { authorizeCall } from "#mesh/auth/index.js";
+import { authorizeCall, type TokenVerifier } from "#mesh/auth/index.js";
 import { InvalidArgumentError, toServiceError } from "#mesh/errors.js";
 import { answerQuestion, type AnswerFormat, type Passage } from "./answer.js";
 
@@ -44,6 +44,8 @@ export interface QueryV2Options {
   passages: readonly Passage[];
   /** Default "127.0.0.1"; the port is chosen by the system. */
   host?: string;
+  /** Checks the callers' access tokens. */
+  verifier: TokenVerifier;
 }
 
 function messageOf(registry: FileRegistry, typeName: string): DescMessage {
@@ -70,7 +72,7 @@ export async function startQueryV2Server(opts: QueryV2Options): Promise<QueryV2S
 
   async function ask(call: ServerUnaryCall<Buffer, Buffer>): Promise<Buffer> {
     const authorization = call.metadata.get("authorization")[0];
-    await authorizeCall(ASK_PATH, typeof authorization === "string" ? authorization : undefined);
+    await authorizeCall(opts.verifier, ASK_PATH, typeof authorization === "string" ? authorization : undefined);
 
     const request = fromBinary(askRequest, call.request) as unknown as { questions: string[]; collection: string; answerFormat: number };
     const format = formatName(request.answerFormat);

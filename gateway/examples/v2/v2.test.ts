@@ -5,9 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { setKeySource } from "#mesh/auth/index.js";
 import { declareMethodPermissions } from "#mesh/auth/permissions.js";
-import { USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER } from "#mesh/auth/verifier.js";
+import { TokenVerifier, USER_TOKEN_AUDIENCE, USER_TOKEN_ISSUER } from "#mesh/auth/verifier.js";
 import { EdgeAuth } from "../../node/edge-policy.js";
 import { createGateway, type Gateway } from "../../node/gateway.js";
 import { loadRegistry } from "../../node/http-rules.js";
@@ -73,7 +72,7 @@ describe("rag.v2 served beside rag.v1 by one gateway", () => {
     // Access tokens as identity issues them; every verifier in this process (EdgeAuth, the v2 server) trusts this key.
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "test-key", alg: "ES256", use: "sig" };
-    setKeySource(async () => [jwk]);
+    const verifier = new TokenVerifier({ keys: async () => [jwk], internalSecret: undefined });
     reader = await new SignJWT({ tid: "tenant-a", roles: ["READER"] })
       .setProtectedHeader({ alg: "ES256", kid: "test-key", typ: "JWT" })
       .setIssuer(USER_TOKEN_ISSUER)
@@ -84,12 +83,12 @@ describe("rag.v2 served beside rag.v1 by one gateway", () => {
       .sign(privateKey);
 
     v1 = await startFakeUpstream();
-    v2 = await startQueryV2Server({ registry: loadRegistry([v2Set]), passages: PASSAGES });
+    v2 = await startQueryV2Server({ registry: loadRegistry([v2Set]), passages: PASSAGES, verifier });
     const noApiKeys = { issueToken: async () => Promise.reject(new Error("these tests send access tokens, not API keys")) };
     gateway = createGateway({
       descriptorSets: [V1_SET, v2Set],
       upstream: (service) => (service === "rag.v2.QueryService" ? v2.address : service.startsWith("rag.v1.") ? v1.address : undefined),
-      policy: announcingDeprecations(new EdgeAuth(noApiKeys, memoryRateLimiter(parseRateLimitConfig(undefined))), {
+      policy: announcingDeprecations(new EdgeAuth(noApiKeys, memoryRateLimiter(parseRateLimitConfig(undefined)), { verifier }), {
         "rag.v1.QueryService": { deprecatedAt: DEPRECATED_AT, sunsetAt: SUNSET_AT, successor: "/v2/query:ask" },
       }),
     });
