@@ -33,3 +33,6 @@ export function pageSize(requested: number, defaults: { default: number; max: nu
 function fingerprint(filters: unknown): string {
   return createHash("sha256").update(JSON.stringify(filters)).digest("base64url").slice(0, 16);
 }
+
+/** The page size every listing uses unless it has a reason of its own: 50 by default, at most 1000. */
+export const PAGE_DEFAULTS = { default: 50, max: 1000 };

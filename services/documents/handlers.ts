@@ -3,7 +3,7 @@ import { DocumentStatus, type DocumentsServiceService } from "#gen/rag/v1/docume
 import { requireTenant } from "#mesh/context.js";
 import { AbortedError, InvalidArgumentError, NotFoundError } from "#mesh/errors.js";
 import type { ServiceImpl } from "#mesh/handlers.js";
-import { decodePageToken, encodePageToken, pageSize } from "#mesh/pagination.js";
+import { decodePageToken, encodePageToken, PAGE_DEFAULTS, pageSize } from "#mesh/pagination.js";
 import { parseBody } from "./body.js";
 import { chunkText } from "./chunking/chunker.js";
 import { withChunkIds } from "./chunking/ids.js";
@@ -70,7 +70,7 @@ export function documentsService(deps: DocumentsDeps): Impl {
         status: req.status === DocumentStatus.DOCUMENT_STATUS_UNSPECIFIED ? ("" as const) : fromStatus(req.status),
         sourceUri: req.sourceUri.trim(),
       };
-      const limit = pageSize(req.pageSize, { default: 50, max: 1000 });
+      const limit = pageSize(req.pageSize, PAGE_DEFAULTS);
       const after = decodePageToken<{ seq: string }>(req.pageToken, filter);
       if (after && !/^\d+$/.test(String(after.seq))) throw malformedToken();
       const { rows, more } = await store.list(tenant, filter, limit, after?.seq);
@@ -114,7 +114,7 @@ export function documentsService(deps: DocumentsDeps): Impl {
     async listChunks(req, ctx) {
       const tenant = requireTenant(ctx);
       const id = documentId(req.documentId);
-      const limit = pageSize(req.pageSize, { default: 100, max: 1000 });
+      const limit = pageSize(req.pageSize, { ...PAGE_DEFAULTS, default: 100 });
       const after = decodePageToken<{ index: number; version: string }>(req.pageToken, { documentId: id });
       if (after && !(Number.isInteger(after.index) && after.index >= 0 && /^\d+$/.test(String(after.version)))) throw malformedToken();
       const page = valid.isUuid(id) ? await store.listChunks(tenant, id, limit, after?.index ?? -1) : undefined;

@@ -1,35 +1,17 @@
 import { InvalidArgumentError } from "#mesh/errors.js";
+import { DOCUMENT_LABEL_LIMITS, documentMetadata, documentTags } from "#mesh/rules.js";
+
+// Collection names and ids follow the rules every service shares. Ids are UUIDs today; anything else cannot
+// name a document, so it is reported as not found.
+export { collectionName, isUuid, requiredId } from "#mesh/rules.js";
 
 export const LIMITS = {
   title: 1000,
   sourceUri: 2048,
-  tags: 50,
-  tagLength: 64,
-  metadataEntries: 64,
-  metadataKey: 64,
-  metadataValue: 1024,
+  ...DOCUMENT_LABEL_LIMITS,
   /** Indexing errors can be long (stack traces); what is kept is cut, not refused. */
   statusMessage: 2000,
 };
-
-const COLLECTION = /^[a-z0-9_-]{1,64}$/;
-// Ids are UUIDs today; anything else cannot name a document, so it is reported as not found.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function collectionName(value: string): string {
-  if (value === "") return "default";
-  if (!COLLECTION.test(value)) throw new InvalidArgumentError("collection", `${JSON.stringify(value)} is not a valid name: 1-64 characters of a-z, 0-9, "_" and "-"`);
-  return value;
-}
-
-export function requiredId(field: string, value: string): string {
-  if (value.trim() === "") throw new InvalidArgumentError(field, "required");
-  return value.trim();
-}
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
 
 export function title(value: string): string {
   const t = value.trim();
@@ -64,23 +46,13 @@ export function sourceUri(value: string): string {
   return v;
 }
 
+/** Tags and metadata as every service that takes a document's labels holds them (#mesh/rules.ts). */
 export function tags(values: string[]): string[] {
-  // Bounds apply to the tags as sent (as the contract states them), before trimming and de-duplication.
-  if (values.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${values.length}`);
-  for (const t of values) {
-    if (t.trim().length === 0 || [...t].length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
-  }
-  return [...new Set(values.map((t) => t.trim()))];
+  return documentTags(values);
 }
 
 export function metadata(values: Record<string, string>): Record<string, string> {
-  const entries = Object.entries(values);
-  if (entries.length > LIMITS.metadataEntries) throw new InvalidArgumentError("metadata", `at most ${LIMITS.metadataEntries} entries, got ${entries.length}`);
-  for (const [k, v] of entries) {
-    if (k.length === 0 || [...k].length > LIMITS.metadataKey) throw new InvalidArgumentError("metadata", `keys must be 1-${LIMITS.metadataKey} characters, got ${JSON.stringify(k)}`);
-    if ([...v].length > LIMITS.metadataValue) throw new InvalidArgumentError(`metadata.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
-  }
-  return Object.fromEntries(entries);
+  return documentMetadata("metadata", values);
 }
 
 export function filename(value: string): string {

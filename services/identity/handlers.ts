@@ -10,7 +10,7 @@ import { requirePermission } from "#mesh/auth/index.js";
 import { requireTenant, type CallContext } from "#mesh/context.js";
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnauthenticatedError } from "#mesh/errors.js";
 import type { ServiceImpl } from "#mesh/handlers.js";
-import { decodePageToken, encodePageToken, pageSize } from "#mesh/pagination.js";
+import { decodePageToken, encodePageToken, PAGE_DEFAULTS, pageSize } from "#mesh/pagination.js";
 import { createApiKey, createTenantWithAdmin } from "./accounts.js";
 import type { Authenticator } from "./authenticate.js";
 import type { RevocationFeed } from "./revocations.js";
@@ -35,7 +35,6 @@ export const LAST_ADMIN_KEY =
 export const OPERATOR_KEY =
   "this is the operator's bootstrap key, the only key that may create tenants (tenants.manage); it cannot be revoked or deleted over the API";
 
-const PAGE = { default: 50, max: 1000 };
 const DEFAULT_TOKEN_TTL_S = 900;
 /** Longest a WatchRevocations stream stays open before the watcher reconnects. */
 const MAX_WATCH_S = 3600;
@@ -101,7 +100,7 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
     },
 
     async listTenants(req) {
-      const limit = pageSize(req.pageSize, PAGE);
+      const limit = pageSize(req.pageSize, PAGE_DEFAULTS);
       const after = decodePageToken<{ id: string }>(req.pageToken, {});
       const { rows, more } = await store.listTenants(limit, after?.id);
       return { tenants: rows.map(toTenant), nextPageToken: more ? encodePageToken({ id: rows.at(-1)!.tenant_id }, {}) : "" };
@@ -127,7 +126,7 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
     async listUsers(req, ctx) {
       const tenant = requireTenant(ctx);
       const role = req.role === Role.ROLE_UNSPECIFIED ? undefined : valid.role("role", req.role);
-      const limit = pageSize(req.pageSize, PAGE);
+      const limit = pageSize(req.pageSize, PAGE_DEFAULTS);
       const after = decodePageToken<{ email: string }>(req.pageToken, { role });
       const { rows, more } = await store.listUsers(tenant, role, limit, after?.email);
       return { users: rows.map(toUser), nextPageToken: more ? encodePageToken({ email: rows.at(-1)!.email }, { role }) : "" };
@@ -193,7 +192,7 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       const userId = req.userId === "-" ? undefined : req.userId === "" ? (await caller(ctx, tenant)).user_id : (await userOf(tenant, "user_id", req.userId)).user_id;
       if (userId !== ctx.callerId) requirePermission(ctx.principal, "users.manage", "listing other users' API keys");
       const filter = { userId, includeRevoked: req.includeRevoked };
-      const limit = pageSize(req.pageSize, PAGE);
+      const limit = pageSize(req.pageSize, PAGE_DEFAULTS);
       const after = decodePageToken<{ seq: string }>(req.pageToken, filter);
       const { rows, more } = await store.listApiKeys(tenant, filter, limit, after?.seq);
       return { apiKeys: rows.map(toApiKey), nextPageToken: more ? encodePageToken({ seq: rows.at(-1)!.seq }, filter) : "" };
@@ -281,7 +280,7 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       const tenant = requireTenant(ctx);
       const user = await caller(ctx, tenant);
       const collection = req.collection === "" ? undefined : req.collection;
-      const limit = pageSize(req.pageSize, PAGE);
+      const limit = pageSize(req.pageSize, PAGE_DEFAULTS);
       const after = decodePageToken<{ seq: string }>(req.pageToken, { collection });
       const { rows, more } = await store.listHistory(tenant, user.user_id, collection, limit, after?.seq);
       return { entries: rows.map(toHistoryEntry), nextPageToken: more ? encodePageToken({ seq: rows.at(-1)!.seq }, { collection }) : "" };

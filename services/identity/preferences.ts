@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "#mesh/errors.js";
+import { checkCollectionName, MAX_ASK_TOP_K } from "#mesh/rules.js";
 import type { UpdatePreferencesRequest } from "#gen/rag/v1/identity.js";
 import type { PreferencesRow } from "./store.js";
 import { maskPaths } from "./validate.js";
@@ -6,9 +7,9 @@ import { maskPaths } from "./validate.js";
 const PATHS = ["default_collection", "default_top_k", "default_model", "language", "history_disabled", "custom"] as const;
 type Path = (typeof PATHS)[number];
 
-const COLLECTION = /^[a-z0-9_-]{1,64}$/;
 const LANGUAGE = /^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/;
-const LIMITS = { topK: 50, model: 200, customEntries: 32, customKey: 64, customValue: 1024 };
+// The defaults an ask takes from preferences are held to the rules the ask itself is held to.
+const LIMITS = { topK: MAX_ASK_TOP_K, model: 200, customEntries: 32, customKey: 64, customValue: 1024 };
 
 /**
  * The preferences after an update: masked paths take the request's value (an empty one resets to the
@@ -40,9 +41,7 @@ function isEmpty(v: unknown): boolean {
 }
 
 function validate(p: PreferencesRow): void {
-  if (p.default_collection !== "" && !COLLECTION.test(p.default_collection)) {
-    throw new InvalidArgumentError("default_collection", `${JSON.stringify(p.default_collection)} is not a valid name: 1-64 characters of a-z, 0-9, "_" and "-"`);
-  }
+  if (p.default_collection !== "") checkCollectionName("default_collection", p.default_collection);
   if (!Number.isInteger(p.default_top_k) || p.default_top_k < 0 || p.default_top_k > LIMITS.topK) {
     throw new InvalidArgumentError("default_top_k", `must be 0-${LIMITS.topK}, got ${p.default_top_k}`);
   }

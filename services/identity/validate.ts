@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "#mesh/errors.js";
+export { isUuid, requiredId } from "#mesh/rules.js";
 import { Role } from "#gen/rag/v1/identity.js";
 import { isAssignable } from "./roles.js";
 
@@ -8,7 +9,6 @@ const TENANT_ID = /^[a-z][a-z0-9-]{2,62}$/;
 // clients validate against the OpenAPI document) disagree on what \s covers (U+001C–U+001F, U+0085, U+FEFF).
 const EMAIL_PART = "[^\\s@\\x00-\\x1f\\x7f-\\x9f\\ufeff]+";
 const EMAIL = new RegExp(`^${EMAIL_PART}@${EMAIL_PART}\\.${EMAIL_PART}$`);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const MAX_NAME = 200;
 
 export function tenantId(field: string, value: string): string {
@@ -47,16 +47,6 @@ export function roles(field: string, values: Role[]): Role[] {
   if (values.length === 0) throw new InvalidArgumentError(field, "at least one role is required");
   values.forEach((r) => role(field, r));
   return [...new Set(values)].sort((a, b) => b - a);
-}
-
-export function requiredId(field: string, value: string): string {
-  const v = value.trim();
-  if (v === "") throw new InvalidArgumentError(field, "required");
-  return v;
-}
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }
 
 /** The update mask's paths, each one of `allowed`. */

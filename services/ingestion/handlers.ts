@@ -3,7 +3,8 @@ import { requireTenant } from "#mesh/context.js";
 import { InvalidArgumentError, NotFoundError, ResourceExhaustedError } from "#mesh/errors.js";
 import type { ServiceImpl } from "#mesh/handlers.js";
 import { log } from "#mesh/logger.js";
-import { decodePageToken, encodePageToken, pageSize } from "#mesh/pagination.js";
+import { decodePageToken, encodePageToken, PAGE_DEFAULTS, pageSize } from "#mesh/pagination.js";
+import { isUuid, requiredId } from "#mesh/rules.js";
 import type { JobBus } from "./bus.js";
 import { stateFromProto, toJob } from "./convert.js";
 import type { JobRunner } from "./runner.js";
@@ -19,18 +20,14 @@ export interface IngestionOptions extends StartLimits {
   watchPollMs: number;
 }
 
-// Ids are UUIDs; anything else cannot name a job, so it is reported as not found.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
+// Job ids are UUIDs (#mesh/rules.ts); anything else cannot name a job, so it is reported as not found.
 function jobId(value: string): string {
-  const id = value.trim();
-  if (id === "") throw new InvalidArgumentError("job_id", "required");
-  return id;
+  return requiredId("job_id", value);
 }
 
 export function ingestionService(store: JobStore, runner: JobRunner, bus: JobBus, opts: IngestionOptions): Impl {
   const find = async (tenant: string, id: string) => {
-    const row = UUID.test(id) ? await store.get(tenant, id) : undefined;
+    const row = isUuid(id) ? await store.get(tenant, id) : undefined;
     if (!row) throw new NotFoundError("job", id);
     return row;
   };
@@ -73,7 +70,7 @@ export function ingestionService(store: JobStore, runner: JobRunner, bus: JobBus
       const tenant = requireTenant(ctx);
       const collection = req.collection.trim();
       const filter = { state: stateFromProto(req.state), collection };
-      const limit = pageSize(req.pageSize, { default: 50, max: 1000 });
+      const limit = pageSize(req.pageSize, PAGE_DEFAULTS);
       const after = decodePageToken<{ seq: string }>(req.pageToken, filter);
       if (after && !/^\d+$/.test(String(after.seq))) throw new InvalidArgumentError("page_token", "malformed; pass next_page_token from the previous response unchanged");
       const { rows, more } = await store.list(tenant, filter, limit, after?.seq);
@@ -86,7 +83,7 @@ export function ingestionService(store: JobStore, runner: JobRunner, bus: JobBus
     async cancelJob(req, ctx) {
       const tenant = requireTenant(ctx);
       const id = jobId(req.jobId);
-      const row = UUID.test(id) ? await runner.cancel(tenant, id) : undefined;
+      const row = isUuid(id) ? await runner.cancel(tenant, id) : undefined;
       if (!row) throw new NotFoundError("job", id);
       return { job: toJob(row) };
     },
@@ -94,7 +91,7 @@ export function ingestionService(store: JobStore, runner: JobRunner, bus: JobBus
     async *watchJob(req, ctx) {
       const tenant = requireTenant(ctx);
       const id = jobId(req.jobId);
-      if (!UUID.test(id)) throw new NotFoundError("job", id);
+      if (!isUuid(id)) throw new NotFoundError("job", id);
       if (!/^\d+$/.test(req.afterSequence)) throw new InvalidArgumentError("after_sequence", "must not be negative: pass the `sequence` of the last message received, or 0");
       yield* watchJob(store, bus, tenant, id, ctx.signal, { pollMs: opts.watchPollMs, afterSequence: req.afterSequence });
     },

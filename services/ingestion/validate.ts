@@ -1,5 +1,6 @@
 import { IngestionMode, JobSource, type StartJobRequest, type UploadedFile, type WebCrawlSource } from "#gen/rag/v1/ingestion.js";
 import { InvalidArgumentError, UnimplementedError } from "#mesh/errors.js";
+import { collectionName, documentMetadata, documentTags } from "#mesh/rules.js";
 import type { NewJob, QualitySettings } from "./store.js";
 
 export interface StartLimits {
@@ -19,17 +20,15 @@ export interface JobSpec extends NewJob {
 export const DEFAULT_MIN_TEXT_LENGTH = 20;
 export const WEB_DEFAULTS = { maxPages: 100, maxPagesLimit: 10_000, maxDepth: 2, startUrls: 100 };
 
-const COLLECTION = /^[a-z0-9_-]{1,64}$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
-const LIMITS = { displayName: 200, requestId: 128, tags: 50, tagLength: 64, metadataEntries: 64, metadataKey: 64, metadataValue: 1024, filename: 255, title: 1000, uri: 2048 };
+const LIMITS = { displayName: 200, requestId: 128, filename: 255, title: 1000, uri: 2048 };
 
 export function validateStartJob(req: StartJobRequest, limits: StartLimits): JobSpec {
-  const collection = req.collection === "" ? "default" : req.collection;
-  if (!COLLECTION.test(collection)) throw new InvalidArgumentError("collection", `${JSON.stringify(req.collection)} is not a valid name: 1-64 characters of a-z, 0-9, "_" and "-"`);
+  const collection = collectionName(req.collection);
   if ([...req.displayName].length > LIMITS.displayName) throw new InvalidArgumentError("display_name", `longer than ${LIMITS.displayName} characters`);
   if ([...req.requestId].length > LIMITS.requestId) throw new InvalidArgumentError("request_id", `longer than ${LIMITS.requestId} characters`);
-  const tags = validTags(req.tags);
-  const metadata = validMetadata("metadata", req.metadata);
+  const tags = documentTags(req.tags);
+  const metadata = documentMetadata("metadata", req.metadata);
   const qualityOptions = validQuality(req);
 
   const kind = req.source?.kind;
@@ -96,7 +95,7 @@ function validFiles(files: UploadedFile[], limits: StartLimits): number {
     }
     if ([...f.title].length > LIMITS.title) throw new InvalidArgumentError(`${at}.title`, `longer than ${LIMITS.title} characters`);
     if ([...f.sourceUri].length > LIMITS.uri) throw new InvalidArgumentError(`${at}.source_uri`, `longer than ${LIMITS.uri} characters`);
-    validMetadata(`${at}.metadata`, f.metadata);
+    documentMetadata(`${at}.metadata`, f.metadata);
     const uri = fileSourceUri(f);
     const earlier = uris.get(uri);
     if (earlier !== undefined) throw new InvalidArgumentError(`${at}.source_uri`, `${JSON.stringify(uri)} is also the source of files[${earlier}]; each file of a job needs its own`);
@@ -138,23 +137,4 @@ function validWebCrawl(w: WebCrawlSource): void {
   w.allowedDomains.forEach((d, i) => {
     if (!HOSTNAME.test(d.trim().toLowerCase())) throw new InvalidArgumentError(`${field}.allowed_domains[${i}]`, `${JSON.stringify(d)} is not a host name`);
   });
-}
-
-function validTags(values: string[]): string[] {
-  // Bounds apply to the tags as sent (as the contract states them), before trimming and de-duplication.
-  if (values.length > LIMITS.tags) throw new InvalidArgumentError("tags", `at most ${LIMITS.tags} tags, got ${values.length}`);
-  for (const t of values) {
-    if (t.trim().length === 0 || [...t].length > LIMITS.tagLength) throw new InvalidArgumentError("tags", `each tag must be 1-${LIMITS.tagLength} characters, got ${JSON.stringify(t)}`);
-  }
-  return [...new Set(values.map((t) => t.trim()))];
-}
-
-function validMetadata(field: string, values: Record<string, string>): Record<string, string> {
-  const entries = Object.entries(values);
-  if (entries.length > LIMITS.metadataEntries) throw new InvalidArgumentError(field, `at most ${LIMITS.metadataEntries} entries, got ${entries.length}`);
-  for (const [k, v] of entries) {
-    if (k.length === 0 || [...k].length > LIMITS.metadataKey) throw new InvalidArgumentError(field, `keys must be 1-${LIMITS.metadataKey} characters, got ${JSON.stringify(k)}`);
-    if ([...v].length > LIMITS.metadataValue) throw new InvalidArgumentError(`${field}.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
-  }
-  return Object.fromEntries(entries);
 }

@@ -3,7 +3,7 @@ import type { NotificationsServiceService } from "#gen/rag/v1/notifications.js";
 import { requireTenant } from "#mesh/context.js";
 import { NotFoundError } from "#mesh/errors.js";
 import type { ServiceImpl } from "#mesh/handlers.js";
-import { decodePageToken, encodePageToken, pageSize } from "#mesh/pagination.js";
+import { decodePageToken, encodePageToken, PAGE_DEFAULTS, pageSize } from "#mesh/pagination.js";
 import { fromState, fromStatus, toDelivery, toSubscription, webhookBody } from "./convert.js";
 import { checkDestination, type DestinationPolicy } from "./destination.js";
 import type { NotificationStore, SubscriptionRow } from "./store.js";
@@ -19,8 +19,6 @@ export interface NotificationsDeps {
   destinations: DestinationPolicy;
 }
 
-const PAGE = { default: 50, max: 1000 };
-
 /**
  * One keyset page, newest first: reads one row more than asked to know whether another page follows; the
  * token holds the seq of the page's last row and is bound to the filters.
@@ -30,7 +28,7 @@ async function paged<R extends { seq: string }>(
   filter: unknown,
   read: (limit: number, afterSeq: string | undefined) => Promise<R[]>,
 ): Promise<{ items: R[]; nextPageToken: string }> {
-  const size = pageSize(req.pageSize, PAGE);
+  const size = pageSize(req.pageSize, PAGE_DEFAULTS);
   const rows = await read(size + 1, decodePageToken<{ seq: string }>(req.pageToken, filter)?.seq);
   const items = rows.slice(0, size);
   return { items, nextPageToken: rows.length > size ? encodePageToken({ seq: items[items.length - 1]!.seq }, filter) : "" };

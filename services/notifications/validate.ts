@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { InvalidArgumentError } from "#mesh/errors.js";
+import { isUuid, requiredId } from "#mesh/rules.js";
 
 export const EVENT_TYPES = ["document.ingested", "document.deleted", "ingestion.job.finished", "ingestion.job.failed"] as const;
 
 export const LIMITS = { url: 2048, description: 500, secretMin: 16, secretMax: 256, eventId: 256 };
 
 const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Absolute https URL, or http for localhost (a receiver on the same machine, e.g. in development). */
 export function url(value: string): string {
@@ -60,7 +60,6 @@ export function eventId(value: string): string {
  * reported as not found rather than malformed (an id is opaque to callers).
  */
 export function subscriptionId(value: string): { id: string; wellFormed: boolean } {
-  const id = value.trim();
-  if (id === "") throw new InvalidArgumentError("subscription_id", "required");
-  return { id, wellFormed: UUID.test(id) };
+  const id = requiredId("subscription_id", value);
+  return { id, wellFormed: isUuid(id) };
 }

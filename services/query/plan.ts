@@ -3,11 +3,11 @@ import type { AskRequest } from "#gen/rag/v1/query.js";
 import { SearchMode, type Filter } from "#gen/rag/v1/retrieval.js";
 import { InvalidArgumentError } from "#mesh/errors.js";
 import { checkFilter } from "#mesh/labels.js";
+import { checkCollectionName, DEFAULT_COLLECTION, MAX_ASK_TOP_K } from "#mesh/rules.js";
 
-export const LIMITS = { questionChars: 4000, topK: 50, maxTokens: 4096 };
-export const DEFAULTS = { collection: "default", topK: 5, mode: SearchMode.SEARCH_MODE_HYBRID, maxTokens: 512, template: "default" };
+export const LIMITS = { questionChars: 4000, topK: MAX_ASK_TOP_K, maxTokens: 4096 };
+export const DEFAULTS = { collection: DEFAULT_COLLECTION, topK: 5, mode: SearchMode.SEARCH_MODE_HYBRID, maxTokens: 512, template: "default" };
 
-const COLLECTION = /^[a-z0-9_-]{1,64}$/;
 // The prompt templates AskOptions.template may name, as query.proto lists them; checked here too so that
 // SubmitAsk refuses an unknown one at once (tests/fuzz-rest holds the service to the contract).
 const TEMPLATES: readonly string[] = ["default", "concise", "detailed"];
@@ -30,8 +30,7 @@ export function askPlan(req: AskRequest): AskPlan {
   if (question === "") throw new InvalidArgumentError("question", "required: ask a question");
   if ([...question].length > LIMITS.questionChars) throw new InvalidArgumentError("question", `longer than ${LIMITS.questionChars} characters`);
 
-  const collection = req.collection.trim() || DEFAULTS.collection;
-  if (!COLLECTION.test(collection)) throw new InvalidArgumentError("collection", `${JSON.stringify(req.collection)} is not a valid name: 1-64 characters of a-z, 0-9, "_" and "-"`);
+  const collection = checkCollectionName("collection", req.collection.trim() || DEFAULTS.collection, req.collection);
 
   if (!Number.isInteger(req.topK) || req.topK < 0 || req.topK > LIMITS.topK) {
     throw new InvalidArgumentError("top_k", `must be between 1 and ${LIMITS.topK} (0 means ${DEFAULTS.topK}), got ${req.topK}`);

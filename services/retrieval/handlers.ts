@@ -2,7 +2,7 @@ import type { Collection, Point, RetrievalServiceService, SearchHit } from "#gen
 import { requireTenant } from "#mesh/context.js";
 import { NotFoundError } from "#mesh/errors.js";
 import type { ServiceImpl } from "#mesh/handlers.js";
-import { decodePageToken, encodePageToken, pageSize } from "#mesh/pagination.js";
+import { decodePageToken, encodePageToken, PAGE_DEFAULTS, pageSize } from "#mesh/pagination.js";
 import type { CollectionInfo, IndexPoint, ScoredPoint, VectorBackend } from "./backend.js";
 import * as valid from "./validate.js";
 
@@ -45,7 +45,7 @@ export function retrievalService(backend: VectorBackend, defaults: valid.SearchD
 
     async listCollections(req, ctx) {
       const tenant = requireTenant(ctx);
-      const limit = pageSize(req.pageSize, { default: 50, max: 1000 });
+      const limit = pageSize(req.pageSize, PAGE_DEFAULTS);
       const after = decodePageToken<{ after: string }>(req.pageToken, {});
       const page = await backend.listCollections(tenant, { after: after ? String(after.after) : undefined, limit: limit + 1 });
       const shown = page.slice(0, limit);

@@ -1,6 +1,7 @@
 import { SearchMode, type DeleteRequest, type Filter, type Point, type SearchRequest } from "#gen/rag/v1/retrieval.js";
 import { InvalidArgumentError } from "#mesh/errors.js";
 import { checkFilter, LABEL_LIMITS, label, labels, metadata } from "#mesh/labels.js";
+export { collectionName } from "#mesh/rules.js";
 import type { FusionParams, IndexPoint, PointSelector, Retriever, SearchFilter, SearchQuery } from "./backend.js";
 
 /** Bounds on what one request may carry; they keep a single call from exhausting memory or the engine. */
@@ -20,16 +21,9 @@ export const LIMITS = {
   maxTopK: 100,
 };
 
-const COLLECTION = /^[a-z0-9_-]{1,64}$/;
 // RFC 3339 (and so Qdrant's datetime payloads) has four-digit years.
 const FIRST_TIME_MS = -62_135_596_800_000;
 const LAST_TIME_MS = 253_402_300_799_999;
-
-export function collectionName(value: string): string {
-  if (value === "") return "default";
-  if (!COLLECTION.test(value)) throw new InvalidArgumentError("collection", `${JSON.stringify(value)} is not a valid name: 1-64 characters of a-z, 0-9, "_" and "-"`);
-  return value;
-}
 
 function text(field: string, value: string, max: number): string {
   if ([...value].length > max) throw new InvalidArgumentError(field, `longer than ${max} characters`);
