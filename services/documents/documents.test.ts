@@ -13,13 +13,11 @@ import {
   UpdateDocumentStatusRequest,
   type Chunk,
 } from "#gen/rag/v1/documents.js";
-import { DeleteResponse, RetrievalServiceService, type DeleteRequest } from "#gen/rag/v1/retrieval.js";
 import type { PromiseClient } from "#mesh/client.js";
 import { UnavailableError } from "#mesh/errors.js";
-import { notImplemented } from "#mesh/handlers.js";
 import { log } from "#mesh/logger.js";
-import { serve, type RunningServer } from "#mesh/server.js";
-import { expectInvalid, rejection, startFakeServer, tenantClients } from "#testing/grpc.js";
+import { startFakes, type FakeSet } from "#testing/fakes/set.js";
+import { expectInvalid, rejection, tenantClients } from "#testing/grpc.js";
 import { startTestPostgres, type TestPostgres } from "#testing/postgres.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
 import { makeDocx, makePdf } from "#testing/document-files.js";
@@ -28,19 +26,17 @@ type Docs = PromiseClient<typeof DocumentsServiceClient.service>;
 
 let pg: TestPostgres;
 let service: ServiceProcess;
-let retrieval: RunningServer;
+/** The retrieval service documents calls to delete from its index: a test double (testing/fakes/retrieval.ts). */
+let fakes: FakeSet<"retrieval">;
 const docsClients = tenantClients(DocumentsServiceClient, "documents", () => service.address);
 const as = docsClients.as;
 
-/** What the fake retrieval index was asked to delete, with the tenant each call carried. */
-const deletes: (DeleteRequest & { tenant: string | undefined })[] = [];
-/** When set, the fake index answers every Delete with UNAVAILABLE. */
-let retrievalDown = false;
+/** The fake index's Deletes, as the requests it got with the tenant each carried. */
+const deletes = () => fakes.retrieval.deletes.map((d) => ({ ...d.request, tenant: d.tenant }));
+/** The fake index answers every Delete with UNAVAILABLE while it is down. */
+const setRetrievalDown = (down: boolean) => void (fakes.retrieval.failing = down ? new UnavailableError("index shard offline") : undefined);
 
-beforeEach(() => {
-  deletes.length = 0;
-  retrievalDown = false;
-});
+beforeEach(() => fakes.reset());
 
 
 
@@ -51,19 +47,7 @@ const CHUNK_SIZE = 200;
 
 before(async () => {
   log.silent = true; // the fake index's UNAVAILABLE answers are on purpose; the mesh would log each as an error
-  retrieval = await startFakeServer(
-    [
-      serve(RetrievalServiceService, {
-        async delete(req, ctx) {
-          if (retrievalDown) throw new UnavailableError("index shard offline");
-          deletes.push({ ...req, tenant: ctx.tenantId });
-          return DeleteResponse.fromPartial({ deletedCount: String(req.documentIds.length + req.chunkIds.length) });
-        },
-        ...notImplemented(RetrievalServiceService, "upsert", "search", "getCollection", "listCollections"),
-      }),
-    ],
-    ["rag/v1/retrieval.proto"],
-  );
+  fakes = await startFakes("retrieval");
   pg = await startTestPostgres();
   const url = await pg.createDatabase("documents");
   service = await startServiceProcess("documents", {
@@ -71,7 +55,7 @@ before(async () => {
     MAX_DOCUMENT_BYTES: "65536",
     CHUNK_SIZE: String(CHUNK_SIZE),
     CHUNK_OVERLAP: "40",
-    RAG_ENDPOINTS: `retrieval=127.0.0.1:${retrieval.grpcPort}`,
+    RAG_ENDPOINTS: fakes.endpoints,
   });
 });
 
@@ -82,7 +66,7 @@ after(async () => {
     code = await service?.stop();
   } finally {
     await pg?.stop();
-    await retrieval?.shutdown();
+    await fakes?.stop();
   }
   assert.equal(code, 0, "documents exits cleanly on SIGTERM");
 });
@@ -278,7 +262,7 @@ describe("documents over gRPC on Postgres", () => {
     assert.equal(still.document?.version, "1");
     assert.equal(still.document?.status, DocumentStatus.DOCUMENT_STATUS_PENDING);
     assert.deepEqual((await allChunks(a, id)).map((c) => c.text), ["the launch is on Friday"], "A still lists its chunks");
-    assert.equal(deletes.length, 0, "B's refused delete never reached the index");
+    assert.equal(deletes().length, 0, "B's refused delete never reached the index");
 
     const anonymous = await rejection(as(undefined).getDocument(GetDocumentRequest.fromPartial({ documentId: id })));
     assert.equal(anonymous.code, status.UNAUTHENTICATED);
@@ -367,7 +351,7 @@ describe("documents over gRPC on Postgres", () => {
     const id = document!.documentId;
     const chunks = await allChunks(docs, id);
 
-    retrievalDown = true;
+    setRetrievalDown(true);
     const failed = await rejection(docs.deleteDocument(DeleteDocumentRequest.fromPartial({ documentId: id })));
     assert.equal(failed.code, status.UNAVAILABLE, `got ${status[failed.code]}: ${failed.details}`);
     assert.match(failed.details, /could not remove document .* from the retrieval index .*the document was not changed/);
@@ -375,10 +359,10 @@ describe("documents over gRPC on Postgres", () => {
     assert.equal(still.document?.chunkCount, chunks.length);
     assert.deepEqual(await allChunks(docs, id), chunks, "rows and chunks are untouched");
 
-    retrievalDown = false;
+    setRetrievalDown(false);
     const deleted = await docs.deleteDocument(DeleteDocumentRequest.fromPartial({ documentId: id }));
     assert.equal(deleted.deletedChunkCount, chunks.length);
-    assert.deepEqual(deletes, [{ collection: "handbook", documentIds: [id], chunkIds: [], tenant: "deleter" }], "one Delete, scoped by the caller's tenant");
+    assert.deepEqual(deletes(), [{ collection: "handbook", documentIds: [id], chunkIds: [], tenant: "deleter" }], "one Delete, scoped by the caller's tenant");
     assert.equal((await rejection(docs.getDocument(GetDocumentRequest.fromPartial({ documentId: id })))).code, status.NOT_FOUND);
     assert.equal((await rejection(docs.listChunks(ListChunksRequest.fromPartial({ documentId: id })))).code, status.NOT_FOUND);
   });
@@ -392,7 +376,7 @@ describe("documents over gRPC on Postgres", () => {
     assert.equal(indexed.document?.status, DocumentStatus.DOCUMENT_STATUS_INDEXED);
 
     const edited = GUIDE.replace("Book travel through the portal.", "Book all travel through the new portal.");
-    retrievalDown = true;
+    setRetrievalDown(true);
     const failed = await rejection(docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, text: edited })));
     assert.equal(failed.code, status.UNAVAILABLE);
     const unchanged = await docs.getDocument(GetDocumentRequest.fromPartial({ documentId: id }));
@@ -401,7 +385,7 @@ describe("documents over gRPC on Postgres", () => {
     assert.equal(unchanged.document?.status, DocumentStatus.DOCUMENT_STATUS_INDEXED);
     assert.deepEqual(await allChunks(docs, id), before, "a failed update leaves the chunks");
 
-    retrievalDown = false;
+    setRetrievalDown(false);
     const { document: updated } = await docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, text: edited }));
     assert.equal(updated?.version, "2");
     assert.equal(updated?.status, DocumentStatus.DOCUMENT_STATUS_PENDING, "new chunks wait for indexing");
@@ -413,7 +397,7 @@ describe("documents over gRPC on Postgres", () => {
     for (const c of before.filter((c) => !travel(c))) assert.ok(ids(after).has(c.chunkId), `untouched chunk ${c.index} keeps its id`);
     const stale = before.filter((c) => !ids(after).has(c.chunkId));
     assert.ok(stale.length > 0 && stale.every(travel), "only the edited section's chunks went stale");
-    assert.deepEqual(deletes, [{ collection: "default", documentIds: [], chunkIds: stale.map((c) => c.chunkId), tenant: "editor" }]);
+    assert.deepEqual(deletes(), [{ collection: "default", documentIds: [], chunkIds: stale.map((c) => c.chunkId), tenant: "editor" }]);
 
     // The indexing run of version 1 reports late: too late.
     const late = await rejection(docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_INDEXED, indexedVersion: "1" })));
@@ -422,13 +406,13 @@ describe("documents over gRPC on Postgres", () => {
     await docs.updateDocumentStatus(UpdateDocumentStatusRequest.fromPartial({ documentId: id, status: DocumentStatus.DOCUMENT_STATUS_INDEXED, indexedVersion: "2" }));
 
     // Dropping the last section only removes chunks: nothing new to index, so the document stays searchable.
-    deletes.length = 0;
+    fakes.retrieval.deletes.length = 0;
     const shorter = edited.slice(0, edited.indexOf("## Travel")).trim();
     const { document: trimmed } = await docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, text: shorter }));
     assert.equal(trimmed?.status, DocumentStatus.DOCUMENT_STATUS_INDEXED);
     const left = await allChunks(docs, id);
     assert.deepEqual(left, after.filter((c) => !travel(c)), "the other chunks are exactly as they were");
-    assert.deepEqual(deletes.flatMap((d) => d.chunkIds), after.filter(travel).map((c) => c.chunkId));
+    assert.deepEqual(deletes().flatMap((d) => d.chunkIds), after.filter(travel).map((c) => c.chunkId));
 
     // Tags travel with every point in the index: changing them means re-indexing.
     const { document: tagged } = await docs.updateDocument(UpdateDocumentRequest.fromPartial({ documentId: id, tags: ["policy"] }));

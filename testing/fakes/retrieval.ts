@@ -3,7 +3,8 @@
  * served over real gRPC (testing/fakes/set.ts starts it). Search answers from a fixed corpus (CORPUS), and
  * collections have versions as the contract describes: GetCollection of an unknown collection is NOT_FOUND,
  * Search reports version "0" for it, and every Upsert or Delete moves a collection to a new version. Every
- * call is recorded with its tenant; a test may replace what Search and GetCollection answer (`behaviour`).
+ * call is recorded with its tenant; a test may replace what Search and GetCollection answer (`behaviour`),
+ * and take the index down for writes (`failing`).
  */
 import {
   RetrievalServiceService,
@@ -54,6 +55,8 @@ export class FakeRetrieval {
   /** Collection name -> version; a name not here is NOT_FOUND in GetCollection and version 0 in Search. */
   readonly versions = new Map<string, string>();
   behaviour: RetrievalBehaviour = this.defaults();
+  /** When set, Upsert and Delete answer with this error and are not recorded: the write never reached the index. */
+  failing: Error | undefined;
   private writes = 0;
 
   constructor() {
@@ -74,6 +77,7 @@ export class FakeRetrieval {
     this.bumpVersion("default");
     this.bumpVersion("handbook");
     this.behaviour = this.defaults();
+    this.failing = undefined;
   }
 
   /** What an Upsert or Delete does to a collection's version; returns the new version. */
@@ -89,10 +93,12 @@ export class FakeRetrieval {
       search: async (req, ctx) => (record(this.searches, req, ctx), this.behaviour.search(req, ctx)),
       getCollection: async (req, ctx) => (record(this.collectionReads, req, ctx), this.behaviour.getCollection(req, ctx)),
       upsert: async (req, ctx) => {
+        if (this.failing) throw this.failing;
         this.upserts.push({ tenant: requireTenant(ctx), request: req });
         return { upsertedCount: req.points.length, collectionVersion: this.bumpVersion(req.collection) };
       },
       delete: async (req, ctx) => {
+        if (this.failing) throw this.failing;
         this.deletes.push({ tenant: requireTenant(ctx), request: req });
         return { deletedCount: String(req.chunkIds.length + req.documentIds.length), collectionVersion: this.bumpVersion(req.collection) };
       },
