@@ -122,7 +122,9 @@ class TokenBucket {
   }
 }
 
-const MIN_QUERY_INTERVAL_MS = 1_000;
+// Under churn, at most one query per half second per channel after a burst of two: a storm is bounded, and a
+// change still reaches clients well within the ~2 s promise.
+const MIN_QUERY_INTERVAL_MS = 500;
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -140,6 +142,7 @@ class ConsulResolver implements experimental.Resolver {
   private readonly bucket = new TokenBucket(2, MIN_QUERY_INTERVAL_MS);
   /** Last endpoints handed to grpc-js, as sorted `host:port` keys, to skip deliveries that change nothing. */
   private delivered: string | undefined;
+  /** The newest answer, delivered when the debounce ends. */
   private latest: { endpoints: Endpoint[]; note: string } | undefined;
 
   constructor(
@@ -171,14 +174,12 @@ class ConsulResolver implements experimental.Resolver {
       process.nextTick(() => this.listener(experimental.statusOrFromError({ code: status.UNAVAILABLE, details, metadata: new Metadata() }), {}, null, ""));
       return;
     }
+    // Once running, the watch delivers every change by itself. A re-resolution request (grpc-js sends one
+    // whenever a connection drops) is not answered with the same list again: each delivery rebuilds the
+    // balancer's children, whose state changes ask for re-resolution again, a busy loop seen in testing.
     if (!this.running) {
       this.running = true;
       this.schedule(0);
-    } else if (this.latest) {
-      // A re-resolution request (a connection dropped): the watch already follows changes, so hand back the
-      // current list; grpc-js never expects an answer synchronously.
-      const { endpoints, note } = this.latest;
-      process.nextTick(() => this.running && this.listener(experimental.statusOrFromValue(endpoints), {}, null, note));
     }
   }
 
@@ -213,8 +214,8 @@ class ConsulResolver implements experimental.Resolver {
       const [res, body] = await health.service({
         service: this.service,
         passing: true,
-        index: this.index > 0n ? this.index.toString() : undefined,
-        wait: watch.wait,
+        // No index on the first query: it answers at once with the current list and index.
+        ...(this.index > 0n ? { index: this.index.toString(), wait: watch.wait } : {}),
         // The agent may hold the query wait + wait/16; give it that and a margin before calling it dead.
         timeout: Math.ceil(waitMs + waitMs / 16 + 5_000),
         ctx,
@@ -257,7 +258,11 @@ class ConsulResolver implements experimental.Resolver {
       this.debounce = undefined;
       if (!this.running || !this.latest) return;
       this.delivered = key;
-      this.listener(experimental.statusOrFromValue(this.latest.endpoints), {}, null, this.latest.note);
+      const { endpoints, note } = this.latest;
+      this.listener(experimental.statusOrFromValue(endpoints), {}, null, note);
+      // grpc-js 1.14.7's round_robin turns IDLE on an empty list and queues calls until their deadline;
+      // an error after it (now that no replica is left) makes calls fail at once with UNAVAILABLE and the note.
+      if (endpoints.length === 0) this.listener(experimental.statusOrFromError({ code: status.UNAVAILABLE, details: note, metadata: new Metadata() }), {}, null, note);
     };
     clearTimeout(this.debounce);
     // The first answer goes at once: calls are queued waiting for it.
