@@ -90,13 +90,10 @@ function cycles(graph: Map<string, string[]>): string[][] {
 
 const isTest = (file: string) => file.endsWith(".test.ts") || file.startsWith("tests/") || file.startsWith("testing/");
 
-/**
- * Code that runs in production. Test doubles still kept under services/ (files named fake* or test-*)
- * are left out until they have all moved to testing/fakes/.
- */
+/** Code that runs in production. Test doubles and test helpers live in testing/ (doubles in testing/fakes/). */
 function isProduction(file: string): boolean {
   if (isTest(file)) return false;
-  if (file.startsWith("services/")) return !/\/(fake|test-)[^/]*\.ts$/.test(file);
+  if (file.startsWith("services/")) return true;
   if (file.startsWith("gateway/")) return !/\/(testdata|examples)\//.test(file);
   return ["mesh/", "launcher/", "cli/"].some((dir) => file.startsWith(dir));
 }

@@ -15,7 +15,7 @@ import { Filter, SearchMode } from "#gen/rag/v1/retrieval.js";
 import { errorDetails, FailedPreconditionError, UnavailableError, UnimplementedError } from "#mesh/errors.js";
 import { log } from "#mesh/logger.js";
 import { startServiceProcess, type ServiceProcess } from "#testing/service-process.js";
-import { expectCode, gate, queryClients, rejection, settled } from "./test-support.js";
+import { expectCode, gate, queryClients, rejection, settled } from "#testing/query.js";
 import { fakeVector } from "#testing/fakes/embeddings.js";
 import { fakeAnswer, fakeAnswerStream } from "#testing/fakes/generation.js";
 import { CORPUS } from "#testing/fakes/retrieval.js";

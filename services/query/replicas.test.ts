@@ -8,7 +8,7 @@ import { startServiceProcess, type ServiceProcess } from "#testing/service-proce
 import { fakeAnswer } from "#testing/fakes/generation.js";
 import { startFakes, type FakeSet } from "#testing/fakes/set.js";
 import { startTestRedis, type TestRedis } from "#testing/redis.js";
-import { expectCode, gate, pollAsk, queryClients, rejection, settled } from "./test-support.js";
+import { expectCode, gate, pollAsk, queryClients, rejection, settled } from "#testing/query.js";
 
 // Two query replicas sharing one Redis: what one stores (answers, submitted asks) the other serves.
 

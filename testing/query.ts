@@ -1,4 +1,4 @@
-/* Test support shared by the query service's test files: clients, error and polling helpers. */
+/* Helpers for tests of the query service (its own tests and cross-service ones): clients, error and polling helpers. */
 import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { AskState, QueryServiceClient, type GetAskResultResponse } from "#gen/rag/v1/query.js";
