@@ -7,6 +7,7 @@
  * CLI; tests may use startStack() directly.
  */
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -324,6 +325,9 @@ export class LocalStack implements StackInfo {
   private async waitAllServing(): Promise<void> {
     const timeoutMs = this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]);
+    // One waiter per process listens on it (and on the stack's own signal): with replicas, more than the
+    // default 10 that Node warns about.
+    setMaxListeners(this.endpoints.length + 10, signal, this.abort.signal);
     const pending = new Set(this.endpoints.map((e) => e.id));
     const results = await Promise.allSettled(
       this.endpoints.map(async (e) => {
