@@ -2,7 +2,7 @@ import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { startConsulTestServer, type ConsulTestServer } from "#testing/consul/server.js";
-import { echo, EchoClient, startReplica, type Replica } from "#testing/consul/replica.js";
+import { echo, EchoClient, startReplica } from "#testing/consul/replica.js";
 import { ConsulRegistration } from "./consul-registration.js";
 import { ConsulDiscovery } from "./consul-resolver.js";
 import { parseConsulSettings, type ConsulAgentSettings } from "./consul-settings.js";
