@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { buildServiceConfig, idempotentMethods } from "./service-config.js";
 import { DEFAULT_RESILIENCE, type ResilienceSettings } from "./settings.js";
-import { ECHO_SERVICE, echoClient, echoMethods, startReplica, type Replica } from "./test-echo.js";
+import { ECHO_SERVICE, echoClient, echoMethods, runConcurrently, startReplica, type Replica } from "./test-echo.js";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -83,6 +83,29 @@ describe("service config", () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.ok(bad!.served > before, "the replica was brought back after its ejection");
+  });
+
+  test("outlier detection also ejects a replica that stops answering (its calls end DEADLINE_EXCEEDED)", async () => {
+    const [good, hung] = await replicas(2);
+    hung!.behaviour.delayMs = 1_500;
+    // round_robin keeps sending the hung replica its share; least_request would mostly avoid it by itself.
+    const config = buildServiceConfig(
+      idempotent,
+      settings({ lbPolicy: "round_robin", outlier: { failures: 5, failurePercent: 50, intervalMs: 300, baseEjectionMs: 5_000, maxEjectionMs: 10_000, maxEjectionPercent: 50 } }),
+    );
+    const client = echoClient(`ipv4:${good!.address},${hung!.address}`, config);
+    cleanups.push(() => client.close());
+    let allOk = false;
+    let timedOut = 0;
+    const until = Date.now() + 8_000;
+    while (!allOk && Date.now() < until) {
+      const codes = await runConcurrently(16, 8, () => codeOf(client.echo("x", { deadlineMs: 100 })));
+      const failed = codes.filter((c) => c.status === "fulfilled" && c.value !== status.OK).length;
+      timedOut += failed;
+      allOk = failed === 0;
+    }
+    assert.ok(timedOut > 0, "calls to the hung replica timed out before it was ejected");
+    assert.ok(allOk, "16 calls in a row, round robin, all answered: the hung replica left the picks");
   });
 
   test("retries idempotent calls on UNAVAILABLE with backoff, never past the caller's deadline", async () => {
