@@ -26,6 +26,8 @@ export interface LauncherConfig {
   services: ServiceName[];
   /** RAG_REPLICAS ("query=2,retrieval=2"): processes per service; a service not named runs once. */
   replicas: ReplicaCounts;
+  /** RAG_REDIS_PORT: where the launcher's redis-server for query replicas listens (default 6390). */
+  redisPort?: number;
   /** RAG_START_TIMEOUT_MS: how long all services together may take to report SERVING. */
   startTimeoutMs: number;
   /** RAG_GATEWAY_PORT: where the REST gateway listens (default 8080); "off" starts none. */
@@ -66,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, rootDir: string): LauncherCon
     ...(databaseUrl(env) ? { databaseUrl: databaseUrl(env) } : {}),
     services,
     replicas,
+    ...(integer(env, "RAG_REDIS_PORT", 1, 65535) !== undefined ? { redisPort: integer(env, "RAG_REDIS_PORT", 1, 65535) } : {}),
     startTimeoutMs: integer(env, "RAG_START_TIMEOUT_MS", 1000, 3_600_000) ?? DEFAULT_START_TIMEOUT_MS,
     gatewayPort: value(env, "RAG_GATEWAY_PORT") === "off" ? false : (integer(env, "RAG_GATEWAY_PORT", 1, 65535) ?? DEFAULT_GATEWAY_PORT),
     restart: restartSettings(env),

@@ -29,6 +29,12 @@ describe("RAG_REPLICAS", () => {
     assert.throws(() => load({ RAG_SERVICES: "documents", RAG_REPLICAS: "query=2" }), refusedFor("RAG_REPLICAS", /query is not started/));
   });
 
+  test("RAG_REDIS_PORT moves the launcher's Redis", () => {
+    assert.equal(load({}).redisPort, undefined);
+    assert.equal(load({ RAG_REDIS_PORT: "6400" }).redisPort, 6400);
+    assert.throws(() => load({ RAG_REDIS_PORT: "0" }), refusedFor("RAG_REDIS_PORT", /whole number/));
+  });
+
   test("a port base leaves room for every replica", () => {
     assert.equal(portBlockSize({ query: 3 }), SERVICE_NAMES.length * 3);
     assert.equal(load({ RAG_GRPC_PORT_BASE: String(65536 - 16), RAG_REPLICAS: "query=2" }).grpcPortBase, 65536 - 16);

@@ -202,7 +202,7 @@ export class LocalStack implements StackInfo {
     if (stores.redisServer) claims.push({ port: redisPort, owner: "redis for the query replicas" });
     if (needsDatabase && !o.databaseUrl) claims.push({ port: pgPort, owner: "embedded Postgres" });
     if (o.gatewayPort) claims.push({ port: o.gatewayPort, owner: "REST gateway" });
-    await assertPortsFree(claims, "Is another stack running? Stop it, or pick other ports with RAG_GRPC_PORT_BASE, RAG_ADMIN_PORT_BASE, RAG_PG_PORT").catch(
+    await assertPortsFree(claims, "Is another stack running? Stop it, or pick other ports with RAG_GRPC_PORT_BASE, RAG_ADMIN_PORT_BASE, RAG_PG_PORT, RAG_REDIS_PORT").catch(
       (err: Error) => {
         throw new StartupError(err.message);
       },
