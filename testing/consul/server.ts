@@ -21,12 +21,14 @@
  * - api-docs/api-structure#authentication: with an ACL token configured, a request must carry it in
  *   `X-Consul-Token`, `Authorization: Bearer` or `?token=`; an unknown token gets 403 "ACL not found" and
  *   no token 403 "Permission denied" (the anonymous token under a deny-by-default policy).
+ * - TLS (agent configuration `ports.https`, `tls.defaults.verify_incoming`): optional HTTPS, requiring a
+ *   client certificate signed by the given CA when one is given.
  *
  * Not modelled: gRPC/script/Docker checks (refused with 400 saying so), the catalog, namespaces, other
  * datacenters, hash-based blocking. Everything runs on one pretend node.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from "node:https";
 import { connect as tcpConnect } from "node:net";
 import { once } from "node:events";
 
@@ -40,6 +42,11 @@ export interface ConsulTestServerOptions {
   /** The pretend node's name and address (Node.Address is the fallback when a service has none). */
   nodeName?: string;
   nodeAddress?: string;
+  /**
+   * Serve HTTPS (an agent's `ports.https`) with this key and certificate (PEM); with `ca`, a client
+   * certificate signed by it is required, as the agent's `verify_incoming` does.
+   */
+  tls?: { key: Buffer | string; cert: Buffer | string; ca?: Buffer | string };
 }
 
 export type CheckStatus = "passing" | "warning" | "critical";
@@ -129,7 +136,7 @@ class HttpError extends Error {
 }
 
 export class ConsulTestServer {
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
   private readonly services = new Map<string, ServiceState>();
   private readonly checks = new Map<string, CheckState>();
   /** Per service name, the index of its last change (X-Consul-Index of /health/service/:name). */
@@ -147,7 +154,10 @@ export class ConsulTestServer {
     this.nodeName = options.nodeName ?? "consul-test-node";
     this.nodeAddress = options.nodeAddress ?? "127.0.0.1";
     this.deregisterMinMs = options.checkDeregisterIntervalMinMs ?? 60_000;
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = options.tls
+      ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert, ca: options.tls.ca, requestCert: options.tls.ca !== undefined, rejectUnauthorized: options.tls.ca !== undefined }, handler)
+      : createServer(handler);
     this.reaper = setInterval(() => this.reap(), options.checkReapIntervalMs ?? 30_000);
     this.reaper.unref();
   }
@@ -169,6 +179,11 @@ export class ConsulTestServer {
   /** `127.0.0.1:<port>`, the form CONSUL_HTTP_ADDR takes. */
   get address(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  /** `http://127.0.0.1:<port>` (https:// when serving TLS). */
+  get url(): string {
+    return `${this.options.tls ? "https" : "http"}://${this.address}`;
   }
 
   /** The status of each check of a service instance, by check id (tests). */
