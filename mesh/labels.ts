@@ -5,6 +5,7 @@
  * (and both match the bounds retrieval.proto declares on Filter and Point).
  */
 import { InvalidArgumentError } from "./errors.js";
+import { notLongerThan } from "./rules.js";
 
 export const LABEL_LIMITS = {
   idLength: 256,
@@ -25,7 +26,7 @@ export function label(field: string, value: string, max: number, required: boole
     if (required) throw new InvalidArgumentError(field, "required");
     return "";
   }
-  if ([...value].length > max) throw new InvalidArgumentError(field, `longer than ${max} characters`);
+  notLongerThan(field, value, max);
   if (CONTROL.test(value)) throw new InvalidArgumentError(field, "must not contain control characters");
   return value;
 }

@@ -1,10 +1,17 @@
 /**
  * Field rules that several services hold requests to, each written once so the services cannot drift apart
  * (a collection name one service accepts and the next refuses would strand data). Messages and field names
- * are part of the contract: tests and clients read them. Labels of indexed points and search filters are in
+ * are part of the contract: tests and clients read them. Covered: text lengths, collection names, ids, a
+ * document's tags and metadata, the ask's top_k bound. Labels of indexed points and search filters are in
  * ./labels.ts, page sizes and tokens in ./pagination.ts.
  */
 import { InvalidArgumentError } from "./errors.js";
+
+/** A text field bounded in characters (code points, as the protos count them), checked on the value as sent. */
+export function notLongerThan(field: string, value: string, max: number): string {
+  if ([...value].length > max) throw new InvalidArgumentError(field, `longer than ${max} characters`);
+  return value;
+}
 
 /** What an empty collection in a request means (documents, ingestion, retrieval, query). */
 export const DEFAULT_COLLECTION = "default";

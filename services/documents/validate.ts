@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "#mesh/errors.js";
-import { DOCUMENT_LABEL_LIMITS, documentMetadata, documentTags } from "#mesh/rules.js";
+import { DOCUMENT_LABEL_LIMITS, documentMetadata, documentTags, notLongerThan } from "#mesh/rules.js";
 
 // Collection names and ids follow the rules every service shares. Ids are UUIDs today; anything else cannot
 // name a document, so it is reported as not found.
@@ -15,7 +15,7 @@ export const LIMITS = {
 
 export function title(value: string): string {
   const t = value.trim();
-  if ([...value].length > LIMITS.title) throw new InvalidArgumentError("title", `longer than ${LIMITS.title} characters`);
+  notLongerThan("title", value, LIMITS.title);
   return t;
 }
 
@@ -42,7 +42,7 @@ function truncate(value: string, max: number): string {
 
 export function sourceUri(value: string): string {
   const v = value.trim();
-  if ([...value].length > LIMITS.sourceUri) throw new InvalidArgumentError("source_uri", `longer than ${LIMITS.sourceUri} characters`);
+  notLongerThan("source_uri", value, LIMITS.sourceUri);
   return v;
 }
 
@@ -57,6 +57,6 @@ export function metadata(values: Record<string, string>): Record<string, string>
 
 export function filename(value: string): string {
   const v = value.trim();
-  if ([...value].length > 255) throw new InvalidArgumentError("filename", "longer than 255 characters");
+  notLongerThan("filename", value, 255);
   return v;
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "#mesh/errors.js";
-import { checkCollectionName, MAX_ASK_TOP_K } from "#mesh/rules.js";
+import { checkCollectionName, MAX_ASK_TOP_K, notLongerThan } from "#mesh/rules.js";
 import type { UpdatePreferencesRequest } from "#gen/rag/v1/identity.js";
 import type { PreferencesRow } from "./store.js";
 import { maskPaths } from "./validate.js";
@@ -45,7 +45,7 @@ function validate(p: PreferencesRow): void {
   if (!Number.isInteger(p.default_top_k) || p.default_top_k < 0 || p.default_top_k > LIMITS.topK) {
     throw new InvalidArgumentError("default_top_k", `must be 0-${LIMITS.topK}, got ${p.default_top_k}`);
   }
-  if ([...p.default_model].length > LIMITS.model) throw new InvalidArgumentError("default_model", `longer than ${LIMITS.model} characters`);
+  notLongerThan("default_model", p.default_model, LIMITS.model);
   if (p.language !== "" && !LANGUAGE.test(p.language)) throw new InvalidArgumentError("language", `${JSON.stringify(p.language)} is not a BCP 47 language tag, e.g. "en" or "de-CH"`);
   const entries = Object.entries(p.custom);
   if (entries.length > LIMITS.customEntries) throw new InvalidArgumentError("custom", `at most ${LIMITS.customEntries} entries, got ${entries.length}`);

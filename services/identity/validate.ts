@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "#mesh/errors.js";
+import { notLongerThan } from "#mesh/rules.js";
 export { isUuid, requiredId } from "#mesh/rules.js";
 import { Role } from "#gen/rag/v1/identity.js";
 import { isAssignable } from "./roles.js";
@@ -25,7 +26,7 @@ export function requiredName(field: string, value: string): string {
 export function optionalName(field: string, value: string): string {
   const v = value.trim();
   // The bound is on the value as sent, as the contract states it.
-  if ([...value].length > MAX_NAME) throw new InvalidArgumentError(field, `longer than ${MAX_NAME} characters`);
+  notLongerThan(field, value, MAX_NAME);
   return v;
 }
 

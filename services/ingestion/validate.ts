@@ -1,6 +1,6 @@
 import { IngestionMode, JobSource, type StartJobRequest, type UploadedFile, type WebCrawlSource } from "#gen/rag/v1/ingestion.js";
 import { InvalidArgumentError, UnimplementedError } from "#mesh/errors.js";
-import { collectionName, documentMetadata, documentTags } from "#mesh/rules.js";
+import { collectionName, documentMetadata, documentTags, notLongerThan } from "#mesh/rules.js";
 import type { NewJob, QualitySettings } from "./store.js";
 
 export interface StartLimits {
@@ -25,8 +25,8 @@ const LIMITS = { displayName: 200, requestId: 128, filename: 255, title: 1000, u
 
 export function validateStartJob(req: StartJobRequest, limits: StartLimits): JobSpec {
   const collection = collectionName(req.collection);
-  if ([...req.displayName].length > LIMITS.displayName) throw new InvalidArgumentError("display_name", `longer than ${LIMITS.displayName} characters`);
-  if ([...req.requestId].length > LIMITS.requestId) throw new InvalidArgumentError("request_id", `longer than ${LIMITS.requestId} characters`);
+  notLongerThan("display_name", req.displayName, LIMITS.displayName);
+  notLongerThan("request_id", req.requestId, LIMITS.requestId);
   const tags = documentTags(req.tags);
   const metadata = documentMetadata("metadata", req.metadata);
   const qualityOptions = validQuality(req);
@@ -89,12 +89,12 @@ function validFiles(files: UploadedFile[], limits: StartLimits): number {
     const at = `${field}[${i}]`;
     const name = f.filename.trim();
     if (name === "") throw new InvalidArgumentError(`${at}.filename`, "required (it names the item and implies the content type)");
-    if ([...name].length > LIMITS.filename) throw new InvalidArgumentError(`${at}.filename`, `longer than ${LIMITS.filename} characters`);
+    notLongerThan(`${at}.filename`, name, LIMITS.filename);
     if (f.content.length > limits.maxFileBytes) {
       throw new InvalidArgumentError(`${at}.content`, `${JSON.stringify(name)} is ${f.content.length} bytes, over the limit of ${limits.maxFileBytes} bytes per file`);
     }
-    if ([...f.title].length > LIMITS.title) throw new InvalidArgumentError(`${at}.title`, `longer than ${LIMITS.title} characters`);
-    if ([...f.sourceUri].length > LIMITS.uri) throw new InvalidArgumentError(`${at}.source_uri`, `longer than ${LIMITS.uri} characters`);
+    notLongerThan(`${at}.title`, f.title, LIMITS.title);
+    notLongerThan(`${at}.source_uri`, f.sourceUri, LIMITS.uri);
     documentMetadata(`${at}.metadata`, f.metadata);
     const uri = fileSourceUri(f);
     const earlier = uris.get(uri);
@@ -121,7 +121,7 @@ function validWebCrawl(w: WebCrawlSource): void {
   if (w.startUrls.length > WEB_DEFAULTS.startUrls) throw new InvalidArgumentError(`${field}.start_urls`, `at most ${WEB_DEFAULTS.startUrls} start URLs, got ${w.startUrls.length}`);
   w.startUrls.forEach((raw, i) => {
     const at = `${field}.start_urls[${i}]`;
-    if ([...raw].length > LIMITS.uri) throw new InvalidArgumentError(at, `longer than ${LIMITS.uri} characters`);
+    notLongerThan(at, raw, LIMITS.uri);
     let url: URL;
     try {
       url = new URL(raw);

@@ -3,7 +3,7 @@ import type { AskRequest } from "#gen/rag/v1/query.js";
 import { SearchMode, type Filter } from "#gen/rag/v1/retrieval.js";
 import { InvalidArgumentError } from "#mesh/errors.js";
 import { checkFilter } from "#mesh/labels.js";
-import { checkCollectionName, DEFAULT_COLLECTION, MAX_ASK_TOP_K } from "#mesh/rules.js";
+import { checkCollectionName, DEFAULT_COLLECTION, MAX_ASK_TOP_K, notLongerThan } from "#mesh/rules.js";
 
 export const LIMITS = { questionChars: 4000, topK: MAX_ASK_TOP_K, maxTokens: 4096 };
 export const DEFAULTS = { collection: DEFAULT_COLLECTION, topK: 5, mode: SearchMode.SEARCH_MODE_HYBRID, maxTokens: 512, template: "default" };
@@ -28,7 +28,7 @@ export interface AskPlan {
 export function askPlan(req: AskRequest): AskPlan {
   const question = req.question.trim();
   if (question === "") throw new InvalidArgumentError("question", "required: ask a question");
-  if ([...question].length > LIMITS.questionChars) throw new InvalidArgumentError("question", `longer than ${LIMITS.questionChars} characters`);
+  notLongerThan("question", question, LIMITS.questionChars);
 
   const collection = checkCollectionName("collection", req.collection.trim() || DEFAULTS.collection, req.collection);
 

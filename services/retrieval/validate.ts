@@ -1,6 +1,7 @@
 import { SearchMode, type DeleteRequest, type Filter, type Point, type SearchRequest } from "#gen/rag/v1/retrieval.js";
 import { InvalidArgumentError } from "#mesh/errors.js";
 import { checkFilter, LABEL_LIMITS, label, labels, metadata } from "#mesh/labels.js";
+import { notLongerThan } from "#mesh/rules.js";
 export { collectionName } from "#mesh/rules.js";
 import type { FusionParams, IndexPoint, PointSelector, Retriever, SearchFilter, SearchQuery } from "./backend.js";
 
@@ -26,8 +27,7 @@ const FIRST_TIME_MS = -62_135_596_800_000;
 const LAST_TIME_MS = 253_402_300_799_999;
 
 function text(field: string, value: string, max: number): string {
-  if ([...value].length > max) throw new InvalidArgumentError(field, `longer than ${max} characters`);
-  return value;
+  return notLongerThan(field, value, max);
 }
 
 export function vector(field: string, values: number[]): number[] {
