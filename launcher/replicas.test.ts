@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
 import { ConfigError, loadConfig } from "#launcher/config.js";
 import { endpointsVariable, planEndpoints, portBlockSize } from "#launcher/endpoints.js";
 import { planReplicaStores, ReplicaRefusal } from "#launcher/replica-stores.js";
 import { logSources } from "#launcher/stack.js";
 
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const load = (env: NodeJS.ProcessEnv) => loadConfig(env, "/repo");
 const refusedFor = (variable: string, part: RegExp) => (err: unknown) => err instanceof ConfigError && err.variable === variable && part.test(err.message);
 
@@ -103,5 +106,27 @@ describe("stores shared by replicas", () => {
 
   test("the other services need nothing more", () => {
     assert.deepEqual(planReplicaStores({ retrieval: 2, embeddings: 8, generation: 2, documents: 2, ingestion: 2, identity: 2, notifications: 2 }, { PATH: "" }), {});
+  });
+});
+
+describe("make run with replicas it cannot honour", () => {
+  const launch = (env: NodeJS.ProcessEnv) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ["--import", "tsx", "launcher/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("exit", (code) => resolve({ code, stderr }));
+    });
+
+  test("a bad RAG_REPLICAS stops the launcher (exit 2) naming the variable and the part", { timeout: 60_000 }, async () => {
+    const { code, stderr } = await launch({ PATH: process.env.PATH, RAG_REPLICAS: "query=2,retreival=2" });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /RAG_REPLICAS: unknown service "retreival"/);
+  });
+
+  test("query replicas without Redis are refused before anything starts, saying why and what to set", { timeout: 60_000 }, async () => {
+    const { code, stderr } = await launch({ PATH: "", RAG_REPLICAS: "query=2", RAG_DATA_DIR: "/nonexistent/rag-replicas-test" });
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /query=2 needs a store its replicas share.*process memory.*REDIS_URL/s);
   });
 });
