@@ -27,7 +27,7 @@ test("consul settings: the CLI's defaults (127.0.0.1:8500 over http, no token) a
   const s = parseConsulSettings({});
   assert.deepEqual(s.agent, { scheme: "http", host: "127.0.0.1", port: 8500, token: undefined, tls: undefined });
   assert.equal(agentUrl(s.agent), "http://127.0.0.1:8500");
-  assert.deepEqual(s.registration, { advertiseAddress: undefined, tags: [], checkInterval: "10s", checkTimeout: "2s", deregisterCriticalServiceAfter: "1m" });
+  assert.deepEqual(s.registration, { advertiseAddress: undefined, tags: [], checkInterval: "1s", checkTimeout: "1s", deregisterCriticalServiceAfter: "1m" });
   assert.deepEqual(s.watch, { wait: "30s", debounceMs: 100 });
 });
 
@@ -52,7 +52,7 @@ test("consul settings: address forms, token, TLS files and registration variable
   assert.match(s.agent.tls!.ca!.toString(), /ca\.pem/);
   assert.match(s.agent.tls!.key!.toString(), /client-key\.pem/);
   assert.equal(s.agent.tls!.serverName, "server.dc1.consul");
-  assert.deepEqual(s.registration, { advertiseAddress: "10.1.2.3", tags: ["v1", "canary"], checkInterval: "1s", checkTimeout: "2s", deregisterCriticalServiceAfter: "90m" });
+  assert.deepEqual(s.registration, { advertiseAddress: "10.1.2.3", tags: ["v1", "canary"], checkInterval: "1s", checkTimeout: "1s", deregisterCriticalServiceAfter: "90m" });
 });
 
 test("consul settings: bad values stop start-up with a message naming each variable", () => {

@@ -95,8 +95,9 @@ export const consulEnvShape = {
     .string()
     .transform((raw) => raw.split(",").map((t) => t.trim()).filter(Boolean))
     .default([]),
-  RAG_CONSUL_CHECK_INTERVAL: duration.default("10s"),
-  RAG_CONSUL_CHECK_TIMEOUT: duration.default("2s"),
+  /** How often the agent probes /readyz: a failing replica leaves clients' picks within about one interval. */
+  RAG_CONSUL_CHECK_INTERVAL: duration.default("1s"),
+  RAG_CONSUL_CHECK_TIMEOUT: duration.default("1s"),
   /** Consul's floor is 1m (and it reaps every 30 s), so a crashed replica lingers about that long. */
   RAG_CONSUL_DEREGISTER_AFTER: duration.default("1m"),
   RAG_CONSUL_WAIT: duration.default("30s"),
