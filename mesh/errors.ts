@@ -1,4 +1,5 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { unreachableStore, unreachableStoreMessage } from "./store-errors.js";
 
 /**
  * Typed errors a handler throws; the mesh turns them into gRPC statuses (and the gateway into HTTP codes).
@@ -147,6 +148,8 @@ export function toServiceError(err: unknown): Partial<ServiceError> & { code: st
     // Only its details travel on, not whatever other trailers it carried.
     return { code: err.code, details: wireMessage(err.details || err.message), metadata: detailsTrailer(errorDetails(err)) };
   }
+  const unreachable = unreachableStore(err);
+  if (unreachable) return { code: status.UNAVAILABLE, details: unreachableStoreMessage(unreachable), metadata: detailsTrailer({}) };
   return { code: status.INTERNAL, details: "internal error", metadata: detailsTrailer({}) };
 }
 
