@@ -20,7 +20,7 @@ export interface ClientChain {
  * they wrap the call. They sit innermost, next to the wire: they see every attempt's raw status, and the
  * metrics above them count what they refuse.
  */
-const RESILIENCE: ((dependency: string) => Interceptor)[] = [];
+const RESILIENCE: ((dependency: string) => Interceptor | undefined)[] = [];
 
 /**
  * Every mesh client's interceptors, outermost first (grpc-js calls the first one first, and its listener
@@ -38,6 +38,7 @@ export function clientInterceptors(chain: ClientChain): Interceptor[] {
     nameTransportFailures(chain.dependency),
     authenticateCalls(chain.auth, chain.tokens),
     countCalls(),
-    ...RESILIENCE.map((make) => make(chain.dependency)),
+    // A layer switched off (its setting 0, Istio doing that job) gives no interceptor.
+    ...RESILIENCE.map((make) => make(chain.dependency)).filter((i): i is Interceptor => i !== undefined),
   ];
 }

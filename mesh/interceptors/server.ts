@@ -25,6 +25,7 @@ export interface ServerChain {
  * Load shedding (mesh/resilience/shedding.ts): refuses a call at once with RESOURCE_EXHAUSTED beyond a
  * bound on calls in flight. It sits after the deadline (a refused call still gets its status, metric and
  * log line, and is counted by the drain) and before auth, so an overloaded server spends nothing on it.
+ * As a middleware: `shedOrEnter` per call, throw its error when refused, `release` in a `finally`.
  */
 const SHEDDING: ServerMiddleware[] = [];
 
