@@ -16,8 +16,9 @@ const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
  * A target may list several replicas (static discovery's `ipv4:a,b`, or a name that resolves to several
  * addresses). grpc-js's default policy, pick_first, would send every call to the first one that connects;
  * round_robin spreads calls over every ready replica and skips one that is down.
- * TODO(mesh/resilience): when the least-request (power of two choices) policy lands there, register it
- * and name it here instead, e.g. [{ "rag_least_request": {} }, { round_robin: {} }] (first known wins).
+ * Least-request plugs in here: mesh/resilience/least-request.ts registers grpc-js policy "least_request"
+ * (power of two choices; registerLeastRequest()); once the gateway adopts the resilience settings
+ * (GRPC_LB_POLICY), put { least_request: {} } before round_robin in this list (grpc-js takes the first it knows).
  */
 const UPSTREAM_SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
 
