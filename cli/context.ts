@@ -3,6 +3,7 @@ import type { ServiceName } from "#mesh/catalogue.js";
 import type { ConnectOptions } from "#mesh/client.js";
 import { endpointList } from "#mesh/config.js";
 import { StaticDiscovery } from "#mesh/discovery.js";
+import { resilienceEnvSchema, resilienceSettingsFrom } from "#mesh/resilience/settings.js";
 import { createRuntime, type Runtime } from "#mesh/runtime.js";
 import { UsageError } from "./output.js";
 
@@ -43,7 +44,9 @@ export function cliContext(opts: { tenant?: string; json?: boolean }): CliContex
   const parsed = endpointList.safeParse(process.env.RAG_ENDPOINTS ?? "");
   if (!parsed.success) throw new UsageError(`RAG_ENDPOINTS: ${parsed.error.issues[0]?.message}`);
   const discovery = new StaticDiscovery(parsed.data);
-  const runtime = createRuntime({ name: "client", discovery, clientRetries: process.env.GRPC_CLIENT_RETRIES !== "0", internalSecret: process.env.RAG_INTERNAL_SECRET });
+  const resilience = resilienceEnvSchema.safeParse(process.env);
+  if (!resilience.success) throw new UsageError(`${String(resilience.error.issues[0]?.path[0])}: ${resilience.error.issues[0]?.message}`);
+  const runtime = createRuntime({ name: "client", discovery, resilience: resilienceSettingsFrom(resilience.data), internalSecret: process.env.RAG_INTERNAL_SECRET });
   return {
     tenant,
     json: opts.json ?? false,

@@ -7,6 +7,9 @@ import type { Discovery } from "./discovery.js";
 import type { AnyServiceDefinition, RequestOf, ResponseOf } from "./handlers.js";
 import { clientInterceptors, type ClientAuth } from "./interceptors/client.js";
 import { PROTO_ROOT } from "./paths.js";
+import { dependencyResilience } from "./resilience/dependency.js";
+import { buildServiceConfig, idempotentMethods, type MethodName } from "./resilience/service-config.js";
+import type { ResilienceSettings } from "./resilience/settings.js";
 
 export { transportFailureNamed } from "./interceptors/client-naming.js";
 
@@ -56,39 +59,25 @@ export interface ClientRuntime {
   readonly discovery: Discovery;
   /** Budget of calls made outside any inbound call, unless the client sets its own. */
   readonly defaultDeadlineMs: number;
-  /** Client-side retries of idempotent methods; off inside Istio, which retries instead. */
-  readonly clientRetries: boolean;
+  /** Balancing, retries, outlier ejection, breaker and bulkhead (mesh/resilience/); each can be off for Istio. */
+  readonly resilience: ResilienceSettings;
   readonly tokens: Pick<ServiceTokenMinter, "authorization">;
 }
 
 /**
- * The retry policy covers only methods the contract marks `idempotency_level = NO_SIDE_EFFECTS` or
- * `IDEMPOTENT`: retrying a Create after a lost response could write twice. Inside Istio the mesh retries
- * instead (one retry layer), which `GRPC_CLIENT_RETRIES=0` selects.
+ * The methods of `name` the contract marks `idempotency_level = NO_SIDE_EFFECTS` or `IDEMPOTENT`: only
+ * those are retried (retrying a Create after a lost response could write twice). Read once per service.
  */
-export function serviceConfigFor(name: ServiceName, retries: boolean): object {
-  const entry = CATALOGUE[name];
-  const pkg = loadSync(entry.protoFile, { includeDirs: [PROTO_ROOT] });
-  const svc = pkg[entry.grpcService] as Record<string, { originalName?: string; options?: Record<string, unknown> }> | undefined;
-  const idempotent: { service: string; method: string }[] = [];
-  for (const [rpc, def] of Object.entries(svc ?? {})) {
-    const level = def.options?.idempotency_level;
-    if (level === "NO_SIDE_EFFECTS" || level === "IDEMPOTENT") idempotent.push({ service: entry.grpcService, method: rpc });
+const idempotentByService = new Map<ServiceName, MethodName[]>();
+function idempotentOf(name: ServiceName): MethodName[] {
+  let methods = idempotentByService.get(name);
+  if (!methods) {
+    const entry = CATALOGUE[name];
+    const pkg = loadSync(entry.protoFile, { includeDirs: [PROTO_ROOT] });
+    methods = idempotentMethods(entry.grpcService, pkg[entry.grpcService] as Parameters<typeof idempotentMethods>[1]);
+    idempotentByService.set(name, methods);
   }
-  return {
-    loadBalancingConfig: [{ round_robin: {} }],
-    methodConfig:
-      retries && idempotent.length > 0
-        ? [
-            {
-              name: idempotent,
-              retryPolicy: { maxAttempts: 3, initialBackoff: "0.1s", maxBackoff: "1s", backoffMultiplier: 2, retryableStatusCodes: ["UNAVAILABLE"] },
-            },
-          ]
-        : [],
-    // Bounds retries when a dependency is down: retries stop once 10% of calls would be retries.
-    retryThrottling: { maxTokens: 10, tokenRatio: 0.1 },
-  };
+  return methods;
 }
 
 /**
@@ -102,6 +91,25 @@ export function serviceConfigFor(name: ServiceName, retries: boolean): object {
  * looked up again at most every 5 s instead of 30 s, so a replaced pod's new address is found soon too.
  * Exported for other gRPC channels in the repo (the gateway's upstreams).
  */
+/**
+ * How fast a client notices a peer that stopped answering without closing its connection (a hung process,
+ * SIGSTOP, a host gone off the network): a ping every 10 s while calls are open, and the connection is
+ * dropped when one is not answered within 5 s. The calls on it then fail UNAVAILABLE, idempotent ones are
+ * retried on another replica, and the peer leaves the picks until it answers a new connection. grpc-js and
+ * Envoy servers accept pings this often while calls are open; gRPC C-core servers would answer GOAWAY
+ * too_many_pings below 5 min only for pings without calls, which keepalive_permit_without_calls=0 never sends.
+ */
+/** The grpc service config of a channel to `names` (one, or every service behind one gateway channel). */
+export function serviceConfigFor(names: readonly ServiceName[], settings: ResilienceSettings): object {
+  return buildServiceConfig(names.flatMap(idempotentOf), settings);
+}
+
+export const INTERNAL_KEEPALIVE = {
+  "grpc.keepalive_time_ms": 10_000,
+  "grpc.keepalive_timeout_ms": 5_000,
+  "grpc.keepalive_permit_without_calls": 0,
+} as const;
+
 export const RECONNECT_CHANNEL_OPTIONS = {
   "grpc.initial_reconnect_backoff_ms": 250,
   "grpc.max_reconnect_backoff_ms": 1_000,
@@ -111,17 +119,21 @@ export const RECONNECT_CHANNEL_OPTIONS = {
 /** A promise client of service `name`; the runtime's `connect` is how the rest of the repo calls this. */
 export function createClient<D extends AnyServiceDefinition>(runtime: ClientRuntime, ctor: GeneratedClient<D>, name: ServiceName, opts: ConnectOptions = {}): PromiseClient<D> {
   const target = opts.target ?? runtime.discovery.target(name);
+  const resilience = dependencyResilience(name, idempotentOf(name), runtime.resilience);
   const client = new ctor(target, opts.credentials ?? grpcCredentials.createInsecure(), {
     ...RECONNECT_CHANNEL_OPTIONS,
-    "grpc.service_config": JSON.stringify(opts.serviceConfig ?? serviceConfigFor(name, runtime.clientRetries)),
-    // 60 s keepalive: below that, servers answer with GOAWAY too_many_pings (grpc-node#1164).
-    "grpc.keepalive_time_ms": 60_000,
-    "grpc.keepalive_timeout_ms": 20_000,
+    ...INTERNAL_KEEPALIVE,
+    "grpc.service_config": JSON.stringify(opts.serviceConfig ?? resilience.serviceConfig),
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
-    interceptors: clientInterceptors({ dependency: name, auth: opts.auth ?? "service", tokens: runtime.tokens }),
+    interceptors: clientInterceptors({ dependency: name, auth: opts.auth ?? "service", tokens: runtime.tokens, resilience: resilience.interceptors }),
   });
   const defaultDeadlineMs = opts.deadlineMs ?? runtime.defaultDeadlineMs;
-  const out: Record<string, unknown> = { close: () => client.close() };
+  const out: Record<string, unknown> = {
+    close: () => {
+      client.close();
+      resilience.close();
+    },
+  };
   for (const [key, method] of Object.entries(ctor.service)) {
     const invoke = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[key]!.bind(client);
     // Context, auth, metrics and failure naming are interceptors (interceptors/client.ts); this only adapts

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CATALOGUE, type ServiceName } from "./catalogue.js";
+import { resilienceEnv } from "./resilience/settings.js";
 
 /**
  * Configuration comes from environment variables, parsed once at start-up. A bad value must stop the
@@ -45,9 +46,6 @@ export function addressMap(name: RegExp, expected: string, { replicas = false } 
  */
 export const endpointList = addressMap(/^[a-z][a-z0-9-]*$/, "name", { replicas: true });
 
-/** GRPC_CLIENT_RETRIES as a switch: anything but "0" keeps client retries on. */
-export const clientRetries = z.string().default("1").transform((v) => v !== "0");
-
 /** Variables every service reads; service-specific ones are added with `extend`. */
 export function baseEnvSchema(service: ServiceName) {
   const entry = CATALOGUE[service];
@@ -57,7 +55,8 @@ export function baseEnvSchema(service: ServiceName) {
     ADMIN_HOST: z.string().min(1).default("0.0.0.0"),
     ADMIN_PORT: port.default(entry.adminPort),
     LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
-    RAG_DISCOVERY: z.enum(["static"]).default("static"),
+    /** How services are found: static addresses (RAG_ENDPOINTS), Consul (CONSUL_HTTP_ADDR…) or Kubernetes DNS. */
+    RAG_DISCOVERY: z.enum(["static", "consul", "dns"]).default("static"),
     RAG_ENDPOINTS: endpointList.default({}),
     /** Applied to inbound calls that carry no deadline, and to outbound calls made outside any call. */
     DEFAULT_DEADLINE_MS: positiveMs.default(30_000),
@@ -77,8 +76,8 @@ export function baseEnvSchema(service: ServiceName) {
      * most GATEWAY_STREAM_TIMEOUT_MS (10 min by default). WatchJob resumes (after_sequence), so it needs none.
      */
     GRPC_MAX_CONNECTION_AGE_GRACE_MS: positiveMs.default(15 * 60_000),
-    /** "0" turns off client retries of idempotent methods (inside Istio, the mesh retries instead). */
-    GRPC_CLIENT_RETRIES: clientRetries,
+    /** Balancing, retries, outlier ejection, breakers, bulkheads and load shedding (mesh/resilience/settings.ts). */
+    ...resilienceEnv,
     /** Shared by every service of the deployment to sign and check service tokens (mesh/auth/service-token.ts). */
     RAG_INTERNAL_SECRET: z
       .string({ error: "required: a secret of at least 32 characters, the same for every service (e.g. `openssl rand -hex 32`; `make run` makes one)" })

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import type { MethodDefinition, ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { requiredPermission } from "./auth/permissions.js";
 import type { TokenVerifier } from "./auth/verifier.js";
+import type { LoadShedder } from "./resilience/shedding.js";
 import { requestIdOf, type CallContext } from "./context.js";
 import { UnimplementedError } from "./errors.js";
 import { compose, serverMiddlewares, type CallTracker, type ServerCall } from "./interceptors/server.js";
@@ -39,6 +40,8 @@ export interface BindingContext {
   tracker: () => CallTracker;
   schemas: RequestSchemas;
   verifier: TokenVerifier;
+  /** Bound on the server's calls in flight, shared by every service it serves. */
+  shedder?: LoadShedder;
 }
 
 /** Methods a service does not implement yet answer UNIMPLEMENTED, an honest status, never a made-up result. */
@@ -71,7 +74,7 @@ export function bindService<D extends AnyServiceDefinition>(definition: D, impl:
     if (typeof fn !== "function") throw new Error(`implementation of ${method.path} is missing`);
     if (method.requestStream) throw new Error(`${method.path}: client streaming is not supported by the mesh`);
     requiredPermission(method.path); // fail at start-up, not at the first call, for a method nobody classified
-    const middlewares = serverMiddlewares({ tracker: context.tracker, verifier: context.verifier, request: context.schemas.requestOf(method.path) });
+    const middlewares = serverMiddlewares({ tracker: context.tracker, verifier: context.verifier, request: context.schemas.requestOf(method.path), shedder: context.shedder });
     name = methodLabels(method.path).grpc_service;
     served[key] = { ...method, requestDeserialize: strictTextDeserializer(method.requestDeserialize) };
     handlers[key] = method.responseStream

@@ -7,6 +7,7 @@ import type { ServiceName } from "./catalogue.js";
 import { createClient, type ClientRuntime, type ConnectOptions, type GeneratedClient, type PromiseClient } from "./client.js";
 import { StaticDiscovery, type Discovery } from "./discovery.js";
 import type { AnyServiceDefinition } from "./handlers.js";
+import { DEFAULT_RESILIENCE, type ResilienceSettings } from "./resilience/settings.js";
 
 /**
  * Everything a process of the mesh shares between its calls: who it is, how it finds and calls other
@@ -30,8 +31,8 @@ export interface RuntimeOptions {
   discovery?: Discovery;
   /** Default 30 s. */
   defaultDeadlineMs?: number;
-  /** Default on; `GRPC_CLIENT_RETRIES=0` turns it off inside Istio. */
-  clientRetries?: boolean;
+  /** Balancing, retries, outlier ejection, breaker and bulkhead of every client (default: every setting's default). */
+  resilience?: ResilienceSettings;
   /** RAG_INTERNAL_SECRET: without it no service token is minted or accepted. */
   internalSecret: string | undefined;
   /** identity's public keys; default: identity's GetJwks, through this runtime. identity passes its own store. */
@@ -45,7 +46,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     name: opts.name,
     discovery: opts.discovery ?? new StaticDiscovery(),
     defaultDeadlineMs: opts.defaultDeadlineMs ?? 30_000,
-    clientRetries: opts.clientRetries ?? true,
+    resilience: opts.resilience ?? DEFAULT_RESILIENCE,
     tokens: new ServiceTokenMinter(opts.name, opts.internalSecret),
     verifier: new TokenVerifier({ keys: opts.keys ?? (() => identityKeys(runtime)), internalSecret: opts.internalSecret, revoked: opts.revoked }),
     connect: (ctor, name, connectOpts) => createClient(runtime, ctor, name, connectOpts),

@@ -4,6 +4,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { startAdmin } from "./admin.js";
 import type { TokenVerifier } from "./auth/verifier.js";
+import { LoadShedder } from "./resilience/shedding.js";
 import { bindService, type AnyServiceDefinition, type BindingContext, type CallTracker, type ServiceBinding, type ServiceImpl } from "./handlers.js";
 import { errorFields, log } from "./logger.js";
 import { PROTO_ROOT } from "./paths.js";
@@ -24,6 +25,8 @@ export interface ServerOptions {
   maxConnectionAgeGraceMs?: number;
   /** Checks inbound tokens: the runtime's (mesh/runtime.ts). */
   verifier: TokenVerifier;
+  /** Load shedding: beyond `maxInFlight` calls in flight (0: no bound), RESOURCE_EXHAUSTED at once. */
+  shedding?: { service: string; maxInFlight: number };
   /** Proto files (relative to proto/) that reflection describes. */
   protoFiles: string[];
   /**
@@ -79,7 +82,8 @@ export async function startServer(services: ServiceRegistration[], opts: ServerO
   });
   const reflected = loadSync(opts.protoFiles, { includeDirs: [PROTO_ROOT], keepCase: true });
   const schemas = new RequestSchemas(reflected);
-  const bindings = services.map((s) => s.bind({ tracker: () => tracker, schemas, verifier: opts.verifier }));
+  const shedder = opts.shedding && opts.shedding.maxInFlight > 0 ? new LoadShedder(opts.shedding.service, opts.shedding.maxInFlight) : undefined;
+  const bindings = services.map((s) => s.bind({ tracker: () => tracker, schemas, verifier: opts.verifier, shedder }));
   const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(bindings.map((b) => [b.name, "SERVING"])) });
   for (const b of bindings) server.addService(b.definition, b.handlers);
   health.addToServer(server);

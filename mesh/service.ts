@@ -1,7 +1,10 @@
 import type { KeySource } from "./auth/verifier.js";
 import { CATALOGUE, type ServiceName } from "./catalogue.js";
 import { ConfigError, baseEnvSchema, parseEnv, type BaseEnv } from "./config.js";
-import { StaticDiscovery } from "./discovery.js";
+import { z } from "zod";
+import { StaticDiscovery, type Discovery } from "./discovery.js";
+import { discoveryEnvShape, selectDiscovery, type SelectedDiscovery } from "./discovery/select.js";
+import { resilienceSettingsFrom } from "./resilience/settings.js";
 import { configureLogger, errorFields, log } from "./logger.js";
 import { createRuntime, type Runtime } from "./runtime.js";
 import { startServer, type ServiceRegistration } from "./server.js";
@@ -21,13 +24,13 @@ export interface RunServiceOptions {
   keys?: KeySource;
 }
 
-/** The runtime of service `name`, from its parsed configuration. */
-export function serviceRuntime(name: ServiceName, env: BaseEnv, keys?: KeySource): Runtime {
+/** The runtime of service `name`, from its parsed configuration and the discovery chosen for it. */
+export function serviceRuntime(name: ServiceName, env: BaseEnv, keys?: KeySource, discovery: Discovery = new StaticDiscovery(env.RAG_ENDPOINTS)): Runtime {
   return createRuntime({
     name,
-    discovery: new StaticDiscovery(env.RAG_ENDPOINTS),
+    discovery,
     defaultDeadlineMs: env.DEFAULT_DEADLINE_MS,
-    clientRetries: env.GRPC_CLIENT_RETRIES,
+    resilience: resilienceSettingsFrom(env),
     internalSecret: env.RAG_INTERNAL_SECRET,
     keys,
   });
@@ -44,10 +47,13 @@ export async function runService(name: ServiceName, build: (env: BaseEnv, runtim
   let env: BaseEnv;
   let runtime: Runtime;
   let parts: ServiceParts;
+  let discovery: SelectedDiscovery;
   try {
     env = parseEnv(baseEnvSchema(name));
     configureLogger(name, env.LOG_LEVEL);
-    runtime = serviceRuntime(name, env, opts.keys);
+    // RAG_DISCOVERY and its mode's variables (CONSUL_HTTP_ADDR…, RAG_DNS_…), parsed once, here.
+    discovery = selectDiscovery({ ...parseEnv(z.object(discoveryEnvShape)), RAG_ENDPOINTS: env.RAG_ENDPOINTS });
+    runtime = serviceRuntime(name, env, opts.keys, discovery.discovery);
     parts = await build(env, runtime);
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -71,12 +77,28 @@ export async function runService(name: ServiceName, build: (env: BaseEnv, runtim
     maxConnectionAgeGraceMs: env.GRPC_MAX_CONNECTION_AGE_GRACE_MS,
     protoFiles: [CATALOGUE[name].protoFile],
     ready: parts.ready,
+    shedding: { service: name, maxInFlight: runtime.resilience.serverMaxInFlight },
   }).catch(async (err) => {
     log.error("could not start the server", errorFields(err));
     await parts.close?.().catch(() => undefined);
     process.exit(1);
   });
   log.info("serving", { grpc: `${env.GRPC_HOST}:${server.grpcPort}`, admin: `${env.ADMIN_HOST}:${server.adminPort}` });
+
+  // With RAG_DISCOVERY=consul the replica announces itself once it serves; a failed registration stops it,
+  // since no client could find it (the agent's error says why).
+  const registration = discovery.registration({ service: name, grpcPort: server.grpcPort, adminPort: server.adminPort, bindHost: env.GRPC_HOST });
+  if (registration) {
+    try {
+      await registration.register();
+      log.info("registered with consul", { id: registration.id });
+    } catch (err) {
+      log.error("could not register with consul", errorFields(err));
+      await server.shutdown();
+      await parts.close?.().catch(() => undefined);
+      process.exit(1);
+    }
+  }
 
   let stopping = false;
   const stop = async (reason: string) => {
@@ -87,8 +109,11 @@ export async function runService(name: ServiceName, build: (env: BaseEnv, runtim
       log.error("shutdown took too long, exiting");
       process.exit(1);
     }, env.SHUTDOWN_DELAY_MS + env.SHUTDOWN_GRACE_MS + 5_000).unref();
+    // Leave discovery first, so clients stop picking this replica while it still answers what they sent.
+    await registration?.deregister().catch((err) => log.warn("consul deregistration failed; its check will fail instead", errorFields(err)));
     await server.shutdown();
     await parts.close?.().catch((err) => log.warn("closing stores failed", errorFields(err)));
+    discovery.close();
     await shutdownTelemetry();
     clearTimeout(hardStop);
     log.info("stopped");

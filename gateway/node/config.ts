@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { addressMap, endpointList, port, clientRetries } from "#mesh/config.js";
+import { addressMap, endpointList, port } from "#mesh/config.js";
+import { discoveryEnvShape } from "#mesh/discovery/select.js";
+import { resilienceEnv } from "#mesh/resilience/settings.js";
 import { parseRateLimitConfig } from "./ratelimit/index.js";
 
 const list = z.string().transform((raw) => raw.split(",").map((s) => s.trim()).filter(Boolean));
@@ -55,7 +57,9 @@ export const gatewayEnvSchema = z.object({
   /** Shared rate-limit buckets across gateway replicas; in-process buckets without it. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").optional(),
   RAG_ENDPOINTS: endpointList.default({}),
-  GRPC_CLIENT_RETRIES: clientRetries,
+  // How upstreams are found (static, Consul, DNS) and called (balancing, retries, ejection): as every service.
+  ...discoveryEnvShape,
+  ...resilienceEnv,
   RAG_INTERNAL_SECRET: z.string({ error: "required: the secret shared by every service (`make run` makes one)" }).min(32, "must be at least 32 characters"),
   LOG_LEVEL: z.enum(["error", "warn", "info", "debug"]).default("info"),
   RAG_EXIT_WITH_STDIN: z.stringbool().default(false),

@@ -37,6 +37,11 @@ export interface GatewayOptions {
   descriptorSets: string[];
   /** Upstream target for a service, e.g. "rag.v1.DocumentsService" → "127.0.0.1:50051"; read per request. */
   upstream(service: string): string | undefined;
+  /**
+   * grpc service config of the upstream channels (balancing, outlier ejection, retries of idempotent
+   * methods: mesh/client.ts serviceConfigFor). Default: round_robin only.
+   */
+  upstreamServiceConfig?: object;
   /** Default: admit everything with no metadata. */
   policy?: EdgePolicy;
   /** Default 10 MiB; larger bodies are answered 413. */
@@ -85,7 +90,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const registry = loadRegistry(opts.descriptorSets);
   const router = new Router(httpBindings(registry));
   if (router.routes.length === 0) throw new Error(`no google.api.http bindings in ${opts.descriptorSets.join(", ")}`);
-  const upstreams = new Upstreams();
+  const upstreams = new Upstreams(opts.upstreamServiceConfig);
   const metrics = new GatewayMetrics();
   const cors = new Cors(opts.cors?.allowedOrigins ?? []);
   const readiness = new Readiness(upstreams, () => new Map(router.services().map((s) => [s, opts.upstream(s)])), opts.ready, upstreamName);

@@ -4,7 +4,9 @@ import { declareMethodPermissions, methodPermissions } from "#mesh/auth/permissi
 import { watchRevocations } from "#mesh/auth/revocations.js";
 import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
 import { ConfigError, parseEnv } from "#mesh/config.js";
-import { StaticDiscovery } from "#mesh/discovery.js";
+import { serviceConfigFor } from "#mesh/client.js";
+import { selectDiscovery } from "#mesh/discovery/select.js";
+import { resilienceSettingsFrom } from "#mesh/resilience/settings.js";
 import { configureLogger, errorFields, log } from "#mesh/logger.js";
 import { createRuntime } from "#mesh/runtime.js";
 import { stopOn } from "#mesh/service.js";
@@ -25,10 +27,12 @@ try {
   process.exit(78);
 }
 configureLogger("gateway", env.LOG_LEVEL);
+const selected = selectDiscovery(env);
+const resilience = resilienceSettingsFrom(env);
 const runtime = createRuntime({
   name: "gateway",
-  discovery: new StaticDiscovery(env.RAG_ENDPOINTS),
-  clientRetries: env.GRPC_CLIENT_RETRIES,
+  discovery: selected.discovery,
+  resilience,
   internalSecret: env.RAG_INTERNAL_SECRET,
 });
 declareMethodPermissions(env.GATEWAY_METHOD_PERMISSIONS);
@@ -72,6 +76,7 @@ const edgeAuth = new EdgeAuth(identity, limiter, { verifier: runtime.verifier, r
 const gateway = createGateway({
   descriptorSets: env.GATEWAY_DESCRIPTORS,
   upstream,
+  upstreamServiceConfig: serviceConfigFor(SERVICE_NAMES, resilience),
   policy: edgeAuth,
   readinessDetail: (req) => edgeAuth.mayReadReadiness(req),
   ready: async () => {

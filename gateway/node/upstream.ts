@@ -1,6 +1,6 @@
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { Client, credentials, Metadata, type ClientReadableStream } from "@grpc/grpc-js";
-import { RECONNECT_CHANNEL_OPTIONS } from "#mesh/client.js";
+import { INTERNAL_KEEPALIVE, RECONNECT_CHANNEL_OPTIONS } from "#mesh/client.js";
 
 /**
  * gRPC calls on raw bytes: the gateway encodes and decodes messages itself (protobuf-es, from the
@@ -13,14 +13,13 @@ const identity = (b: Buffer): Buffer => b;
 const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
 /**
- * A target may list several replicas (static discovery's `ipv4:a,b`, or a name that resolves to several
- * addresses). grpc-js's default policy, pick_first, would send every call to the first one that connects;
- * round_robin spreads calls over every ready replica and skips one that is down.
- * Least-request plugs in here: mesh/resilience/least-request.ts registers grpc-js policy "least_request"
- * (power of two choices; registerLeastRequest()); once the gateway adopts the resilience settings
- * (GRPC_LB_POLICY), put { least_request: {} } before round_robin in this list (grpc-js takes the first it knows).
+ * A target may list several replicas (static discovery's `ipv4:a,b`, Consul, a headless Service's DNS
+ * name). grpc-js's default policy, pick_first, would send every call to the first one that connects; without
+ * a service config from the gateway's settings (mesh/client.ts serviceConfigFor: least_request or
+ * round_robin, outlier ejection, retries of idempotent methods) round_robin spreads calls over every ready
+ * replica and skips one that is down.
  */
-const UPSTREAM_SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+const DEFAULT_SERVICE_CONFIG = { loadBalancingConfig: [{ round_robin: {} }] };
 
 export interface UnaryCall {
   response: Promise<Buffer>;
@@ -33,6 +32,11 @@ const HEALTH_STATUSES: HealthStatus[] = ["UNKNOWN", "SERVING", "NOT_SERVING", "S
 
 export class Upstreams {
   private readonly clients = new Map<string, Client>();
+  private readonly serviceConfig: string;
+
+  constructor(serviceConfig: object = DEFAULT_SERVICE_CONFIG) {
+    this.serviceConfig = JSON.stringify(serviceConfig);
+  }
 
   /** One channel per target ("host:port"), created on first use and kept for the gateway's life. */
   client(target: string): Client {
@@ -42,8 +46,9 @@ export class Upstreams {
       // gateway away from a service that is back.
       client = new Client(target, credentials.createInsecure(), {
         ...RECONNECT_CHANNEL_OPTIONS,
+        ...INTERNAL_KEEPALIVE,
         "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
-        "grpc.service_config": UPSTREAM_SERVICE_CONFIG,
+        "grpc.service_config": this.serviceConfig,
       });
       this.clients.set(target, client);
     }

@@ -28,6 +28,8 @@ function transportReason(code: status, text: string): string {
  */
 export function transportFailureNamed(service: string, err: unknown): unknown {
   if (!isServiceError(err) || isMeshStatus(err) || !TRANSPORT_CODES.has(err.code)) return err;
+  // The resilience layer's own refusals (circuit open, bulkhead full) already name the dependency and why.
+  if (err.details?.startsWith(`${service} `)) return err;
   const details = `${service} ${transportReason(err.code, err.details ?? err.message)}`;
   const named = new Error(`${err.code} ${status[err.code]}: ${details}`, { cause: err }) as ServiceError;
   return Object.assign(named, { code: err.code, details, metadata: new Metadata() });

@@ -13,14 +13,12 @@ export interface ClientChain {
   dependency: string;
   auth: ClientAuth;
   tokens: Pick<ServiceTokenMinter, "authorization">;
+  /**
+   * The dependency's resilience interceptors (bulkhead, circuit breaker: mesh/resilience/dependency.ts),
+   * innermost. grpc-js's retries run below every interceptor, so these see one final status per call.
+   */
+  resilience?: Interceptor[];
 }
-
-/**
- * Resilience interceptors, one per dependency (circuit breaker, bulkhead: mesh/resilience/), in the order
- * they wrap the call. They sit innermost, next to the wire: they see every attempt's raw status, and the
- * metrics above them count what they refuse.
- */
-const RESILIENCE: ((dependency: string) => Interceptor | undefined)[] = [];
 
 /**
  * Every mesh client's interceptors, outermost first (grpc-js calls the first one first, and its listener
@@ -38,7 +36,7 @@ export function clientInterceptors(chain: ClientChain): Interceptor[] {
     nameTransportFailures(chain.dependency),
     authenticateCalls(chain.auth, chain.tokens),
     countCalls(),
-    // A layer switched off (its setting 0, Istio doing that job) gives no interceptor.
-    ...RESILIENCE.map((make) => make(chain.dependency)).filter((i): i is Interceptor => i !== undefined),
+    // A layer switched off (its setting 0, Istio doing that job) gives no interceptor; metrics above count refusals.
+    ...(chain.resilience ?? []),
   ];
 }

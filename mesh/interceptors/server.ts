@@ -1,5 +1,7 @@
 import type { TokenVerifier } from "../auth/verifier.js";
 import type { DescMessage } from "@bufbuild/protobuf";
+import { ResourceExhaustedError } from "../errors.js";
+import { shedOrEnter, type LoadShedder } from "../resilience/shedding.js";
 import { authorize } from "./server-auth.js";
 import type { ServerMiddleware } from "./server-call.js";
 import { runInContext } from "./server-context.js";
@@ -19,15 +21,26 @@ export interface ServerChain {
   verifier: TokenVerifier;
   /** The method's request schema, for the text rule. */
   request: DescMessage;
+  /** The server's bound on calls in flight (mesh/resilience/shedding.ts); none when GRPC_SERVER_MAX_IN_FLIGHT=0. */
+  shedder?: LoadShedder;
 }
 
 /**
  * Load shedding (mesh/resilience/shedding.ts): refuses a call at once with RESOURCE_EXHAUSTED beyond a
  * bound on calls in flight. It sits after the deadline (a refused call still gets its status, metric and
  * log line, and is counted by the drain) and before auth, so an overloaded server spends nothing on it.
- * As a middleware: `shedOrEnter` per call, throw its error when refused, `release` in a `finally`.
  */
-const SHEDDING: ServerMiddleware[] = [];
+function shed(shedder: LoadShedder): ServerMiddleware {
+  return async (call, next) => {
+    const entry = shedOrEnter(shedder, call.method.path);
+    if (!("release" in entry)) throw new ResourceExhaustedError(entry.details);
+    try {
+      await next();
+    } finally {
+      entry.release();
+    }
+  };
+}
 
 /**
  * Every inbound call's middlewares, outermost first; each one's `finally` runs in reverse order:
@@ -47,7 +60,7 @@ export function serverMiddlewares(chain: ServerChain): ServerMiddleware[] {
     logCalls(),
     trackCalls(chain.tracker),
     enforceDeadline(() => chain.tracker().defaultDeadlineMs),
-    ...SHEDDING,
+    ...(chain.shedder ? [shed(chain.shedder)] : []),
     authorize(chain.verifier),
     checkText(chain.request),
     runInContext(),
