@@ -1,5 +1,6 @@
 import { InterceptingCall, type Interceptor } from "@grpc/grpc-js";
-import { PROPAGATED_KEYS, currentCall } from "../context.js";
+import { randomUUID } from "node:crypto";
+import { PROPAGATED_KEYS, REQUEST_ID_KEY, currentCall } from "../context.js";
 import { DeadlineExceededError } from "../errors.js";
 
 /**
@@ -11,7 +12,16 @@ import { DeadlineExceededError } from "../errors.js";
 export function propagateContext(): Interceptor {
   return (options, nextCall) => {
     const parent = currentCall();
-    if (!parent) return new InterceptingCall(nextCall(options));
+    if (!parent) {
+      // A call of its own (CLI, a test, a job's first call) still gets a request id, set once above grpc-js's
+      // retries: every attempt carries the same one, which is what lets a server recognise a retried Ask.
+      return new InterceptingCall(nextCall(options), {
+        start(metadata, listener, next) {
+          if (metadata.get(REQUEST_ID_KEY).length === 0) metadata.set(REQUEST_ID_KEY, randomUUID());
+          next(metadata, listener);
+        },
+      });
+    }
     if (parent.deadline <= Date.now()) {
       throw new DeadlineExceededError(`no time left to call ${options.method_definition.path}: the inbound deadline has passed`);
     }

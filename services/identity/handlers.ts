@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import {
   IdentityServiceService,
   Role,
@@ -263,7 +263,7 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       const prefs = await store.getPreferences(tenant, user.user_id);
       if (prefs?.history_disabled) return { entry: undefined };
       const row = await store.appendHistory(tenant, user.user_id, {
-        history_id: randomUUID(),
+        history_id: historyId(tenant, user.user_id, ctx.requestId),
         question,
         collection: req.collection,
         answer: [...req.answer].slice(0, MAX_ANSWER).join(""),
@@ -286,6 +286,19 @@ export function identityService(deps: IdentityDeps): ServiceImpl<typeof Identity
       return { entries: rows.map(toHistoryEntry), nextPageToken: more ? encodePageToken({ seq: rows.at(-1)!.seq }, { collection }) : "" };
     },
   };
+}
+
+/**
+ * One history entry per request: the id is derived from the request id the ask carried, so an ask that was
+ * retried (Ask is IDEMPOTENT: a replica died before it answered) records its question once, not per attempt.
+ * Formatted as an RFC 9562 version 8 (custom) UUID.
+ */
+export function historyId(tenant: string, userId: string, requestId: string): string {
+  const h = createHash("sha256").update(`${tenant}\0${userId}\0${requestId}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString("hex");
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
 /** The user after an UpdateUser: masked fields take the request's value; no mask, the non-empty ones. */

@@ -404,6 +404,13 @@ describe("identity", () => {
     assert.equal(page2.nextPageToken, "");
     const filtered = await t.admin.getHistory({ pageSize: 0, pageToken: "", collection: "other" });
     assert.deepEqual(filtered.entries.map((e) => e.question), ["second?"]);
+    // A retried ask carries the same request id: its question is recorded once.
+    const retried = { metadata: { "x-request-id": "ask-retried-once" } };
+    const entry = { question: "retried?", collection: "other", answer: "a", answered: true, cached: false, citedDocumentIds: [], model: "m", totalMs: 1 };
+    const firstTry = await t.admin.recordQuery(entry, retried);
+    const secondTry = await t.admin.recordQuery(entry, retried);
+    assert.equal(secondTry.entry!.historyId, firstTry.entry!.historyId);
+    assert.deepEqual((await t.admin.getHistory({ pageSize: 0, pageToken: "", collection: "other" })).entries.map((e) => e.question), ["retried?", "second?"]);
 
     const { user } = await t.admin.createUser({ email: "other@prefs.example", displayName: "", roles: [Role.ROLE_READER] });
     const other = as("prefs", user!.userId);

@@ -302,12 +302,16 @@ export class IdentityStore {
   async appendHistory(tenantId: string, userId: string, entry: NewHistory): Promise<HistoryRow> {
     // Retention is enforced where history grows: the user's own expired entries go as a new one arrives.
     await this.pool.query(`DELETE FROM history WHERE tenant_id = $1 AND user_id = $2 AND create_time < now() - interval '${HISTORY_RETENTION}'`, [tenantId, userId]);
+    // The same entry recorded twice (a retried ask: same request, same history id) is stored once.
     const { rows } = await this.pool.query<HistoryRow>(
       `INSERT INTO history (tenant_id, user_id, history_id, question, collection, answer, answered, cached, cited_document_ids, model, total_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${HISTORY_COLUMNS}`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (tenant_id, history_id) DO NOTHING RETURNING ${HISTORY_COLUMNS}`,
       [tenantId, userId, entry.history_id, entry.question, entry.collection, entry.answer, entry.answered, entry.cached, entry.cited_document_ids, entry.model, entry.total_ms],
     );
-    return rows[0]!;
+    if (rows[0]) return rows[0];
+    const existing = await this.pool.query<HistoryRow>(`SELECT ${HISTORY_COLUMNS} FROM history WHERE tenant_id = $1 AND history_id = $2`, [tenantId, entry.history_id]);
+    return existing.rows[0]!;
   }
 
   async listHistory(tenantId: string, userId: string, collection: string | undefined, limit: number, afterSeq: string | undefined): Promise<{ rows: HistoryRow[]; more: boolean }> {

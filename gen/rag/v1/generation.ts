@@ -1549,6 +1549,9 @@ export const GenerationServiceService = {
    * numbers, or an unknown provider, model or template; UNAVAILABLE or
    * DEADLINE_EXCEEDED when the provider fails; RESOURCE_EXHAUSTED when it
    * rate-limits.
+   *
+   * Changes nothing (a retry costs the provider's tokens again, nothing else),
+   * so clients and the mesh may retry it on another replica.
    */
   generate: {
     path: "/rag.v1.GenerationService/Generate" as const,
@@ -1586,6 +1589,9 @@ export interface GenerationServiceServer extends UntypedServiceImplementation {
    * numbers, or an unknown provider, model or template; UNAVAILABLE or
    * DEADLINE_EXCEEDED when the provider fails; RESOURCE_EXHAUSTED when it
    * rate-limits.
+   *
+   * Changes nothing (a retry costs the provider's tokens again, nothing else),
+   * so clients and the mesh may retry it on another replica.
    */
   generate: handleUnaryCall<GenerateRequest, GenerateResponse>;
   /**
@@ -1605,6 +1611,9 @@ export interface GenerationServiceClient extends Client {
    * numbers, or an unknown provider, model or template; UNAVAILABLE or
    * DEADLINE_EXCEEDED when the provider fails; RESOURCE_EXHAUSTED when it
    * rate-limits.
+   *
+   * Changes nothing (a retry costs the provider's tokens again, nothing else),
+   * so clients and the mesh may retry it on another replica.
    */
   generate(
     request: GenerateRequest,

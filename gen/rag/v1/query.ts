@@ -2257,6 +2257,10 @@ export const QueryServiceService = {
    *
    * Errors: INVALID_ARGUMENT for an empty or too long question or a bad
    * filter; UNAVAILABLE or DEADLINE_EXCEEDED when a downstream service fails.
+   *
+   * Idempotent: asking again with the same x-request-id (a client's retry
+   * after a replica went away) answers again and records the question in the
+   * caller's history once, so clients and the mesh may retry it.
    */
   ask: {
     path: "/rag.v1.QueryService/Ask" as const,
@@ -2318,6 +2322,10 @@ export interface QueryServiceServer extends UntypedServiceImplementation {
    *
    * Errors: INVALID_ARGUMENT for an empty or too long question or a bad
    * filter; UNAVAILABLE or DEADLINE_EXCEEDED when a downstream service fails.
+   *
+   * Idempotent: asking again with the same x-request-id (a client's retry
+   * after a replica went away) answers again and records the question in the
+   * caller's history once, so clients and the mesh may retry it.
    */
   ask: handleUnaryCall<AskRequest, AskResponse>;
   /**
@@ -2346,6 +2354,10 @@ export interface QueryServiceClient extends Client {
    *
    * Errors: INVALID_ARGUMENT for an empty or too long question or a bad
    * filter; UNAVAILABLE or DEADLINE_EXCEEDED when a downstream service fails.
+   *
+   * Idempotent: asking again with the same x-request-id (a client's retry
+   * after a replica went away) answers again and records the question in the
+   * caller's history once, so clients and the mesh may retry it.
    */
   ask(request: AskRequest, callback: (error: ServiceError | null, response: AskResponse) => void): ClientUnaryCall;
   ask(

@@ -2708,6 +2708,7 @@ export const RetrievalServiceService = {
    *
    * Errors: INVALID_ARGUMENT for a missing chunk_id/document_id/text, or a
    * vector whose length differs from the collection's dimensions.
+   * Idempotent: upserting the same points again leaves the same collection.
    */
   upsert: {
     path: "/rag.v1.RetrievalService/Upsert" as const,
@@ -2721,7 +2722,7 @@ export const RetrievalServiceService = {
   /**
    * Removes points by document and/or chunk id. Ids that match nothing are
    * ignored; deleting from a collection that does not exist removes nothing
-   * and succeeds.
+   * and succeeds. Idempotent.
    */
   delete: {
     path: "/rag.v1.RetrievalService/Delete" as const,
@@ -2785,12 +2786,13 @@ export interface RetrievalServiceServer extends UntypedServiceImplementation {
    *
    * Errors: INVALID_ARGUMENT for a missing chunk_id/document_id/text, or a
    * vector whose length differs from the collection's dimensions.
+   * Idempotent: upserting the same points again leaves the same collection.
    */
   upsert: handleUnaryCall<UpsertRequest, UpsertResponse>;
   /**
    * Removes points by document and/or chunk id. Ids that match nothing are
    * ignored; deleting from a collection that does not exist removes nothing
-   * and succeeds.
+   * and succeeds. Idempotent.
    */
   delete: handleUnaryCall<DeleteRequest, DeleteResponse>;
   /**
@@ -2819,6 +2821,7 @@ export interface RetrievalServiceClient extends Client {
    *
    * Errors: INVALID_ARGUMENT for a missing chunk_id/document_id/text, or a
    * vector whose length differs from the collection's dimensions.
+   * Idempotent: upserting the same points again leaves the same collection.
    */
   upsert(
     request: UpsertRequest,
@@ -2838,7 +2841,7 @@ export interface RetrievalServiceClient extends Client {
   /**
    * Removes points by document and/or chunk id. Ids that match nothing are
    * ignored; deleting from a collection that does not exist removes nothing
-   * and succeeds.
+   * and succeeds. Idempotent.
    */
   delete(
     request: DeleteRequest,
