@@ -31,7 +31,7 @@ describe("service config", () => {
     const config = buildServiceConfig(idempotent, DEFAULT_RESILIENCE) as any;
     assert.deepEqual(config.methodConfig[0].name, idempotent);
     assert.deepEqual(config.methodConfig[0].retryPolicy, { maxAttempts: 3, initialBackoff: "0.1s", maxBackoff: "1s", backoffMultiplier: 2, retryableStatusCodes: ["UNAVAILABLE"] });
-    assert.deepEqual(config.retryThrottling, { maxTokens: 10, tokenRatio: 0.1 });
+    assert.deepEqual(config.retryThrottling, { maxTokens: 100, tokenRatio: 0.1 });
     const od = config.loadBalancingConfig[0].outlier_detection;
     assert.deepEqual(od.child_policy, [{ least_request: {} }]);
     assert.deepEqual(od.base_ejection_time, { seconds: 30, nanos: 0 });
@@ -110,7 +110,7 @@ describe("service config", () => {
 
   test("retries idempotent calls on UNAVAILABLE with backoff, never past the caller's deadline", async () => {
     const [r] = await replicas(1);
-    const fastRetry = settings({ retries: { maxRetries: 4, initialBackoffMs: 10, maxBackoffMs: 50, backoffMultiplier: 2 } });
+    const fastRetry = settings({ retries: { maxRetries: 4, initialBackoffMs: 10, maxBackoffMs: 50, backoffMultiplier: 2, budget: 100 } });
     const client = echoClient(`ipv4:${r!.address}`, buildServiceConfig(idempotent, fastRetry));
     cleanups.push(() => client.close());
     r!.behaviour.fail = status.UNAVAILABLE;
@@ -119,7 +119,7 @@ describe("service config", () => {
     assert.equal(r!.served, 3);
 
     // Long backoffs, short deadline: the call ends at its deadline, not after the retries' waits.
-    const slowRetry = settings({ retries: { maxRetries: 4, initialBackoffMs: 2_000, maxBackoffMs: 5_000, backoffMultiplier: 2 } });
+    const slowRetry = settings({ retries: { maxRetries: 4, initialBackoffMs: 2_000, maxBackoffMs: 5_000, backoffMultiplier: 2, budget: 100 } });
     const bounded = echoClient(`ipv4:${r!.address}`, buildServiceConfig(idempotent, slowRetry));
     cleanups.push(() => bounded.close());
     r!.behaviour.failTimes = undefined;

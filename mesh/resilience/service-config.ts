@@ -92,6 +92,6 @@ export function buildServiceConfig(idempotent: MethodName[], settings: Pick<Resi
     loadBalancingConfig: loadBalancingConfig(settings.lbPolicy, settings.outlier),
     methodConfig: retries ? [{ name: idempotent, retryPolicy: retryPolicy(settings.retries) }] : [],
     // Bounds retries when a dependency is down: retries stop once 10% of calls would be retries.
-    ...(retries ? { retryThrottling: { maxTokens: 10, tokenRatio: 0.1 } } : {}),
+    ...(retries ? { retryThrottling: { maxTokens: settings.retries.budget, tokenRatio: 0.1 } } : {}),
   };
 }

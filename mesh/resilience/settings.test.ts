@@ -5,7 +5,7 @@ import { DEFAULT_RESILIENCE, resilienceEnvSchema, resilienceSettingsFrom } from 
 
 test("defaults: retries as before, least_request, Istio-like outlier ejection, breaker, bulkhead and shedding on", () => {
   assert.deepEqual(DEFAULT_RESILIENCE, {
-    retries: { maxRetries: 2, initialBackoffMs: 100, maxBackoffMs: 1_000, backoffMultiplier: 2 },
+    retries: { maxRetries: 2, initialBackoffMs: 100, maxBackoffMs: 1_000, backoffMultiplier: 2, budget: 100 },
     lbPolicy: "least_request",
     outlier: { failures: 5, failurePercent: 85, intervalMs: 10_000, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 },
     breaker: { failures: 10, errorPercent: 50, openMs: 5_000, windowMs: 10_000 },

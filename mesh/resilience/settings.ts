@@ -29,6 +29,13 @@ export const resilienceEnv = {
   GRPC_RETRY_INITIAL_BACKOFF_MS: z.coerce.number().int().min(1).default(100),
   GRPC_RETRY_MAX_BACKOFF_MS: z.coerce.number().int().min(1).default(1_000),
   GRPC_RETRY_BACKOFF_MULTIPLIER: z.coerce.number().min(1).default(2),
+  /**
+   * The retry budget (gRFC A6 retryThrottling maxTokens; each failure costs 1, each success gives 0.1 back,
+   * retries stop below half): about half this many failures in a burst are retried, then one in ten calls.
+   * Default 100. grpc's usual 10 let a hung replica's five or six in-flight calls, all failing at once when
+   * keepalive dropped its connection, use up the budget, and the next ones failed unretried.
+   */
+  GRPC_RETRY_BUDGET: z.coerce.number().int().min(2).max(1000).default(100),
   /** Balancing across a dependency's replicas: least_request (power of two choices) or round_robin. */
   GRPC_LB_POLICY: z.enum(["least_request", "round_robin"]).default("least_request"),
   /**
@@ -72,6 +79,8 @@ export interface RetrySettings {
   initialBackoffMs: number;
   maxBackoffMs: number;
   backoffMultiplier: number;
+  /** retryThrottling maxTokens (tokenRatio 0.1). */
+  budget: number;
 }
 
 export interface OutlierSettings {
@@ -116,6 +125,7 @@ export function resilienceSettingsFrom(env: ResilienceEnv): ResilienceSettings {
       initialBackoffMs: env.GRPC_RETRY_INITIAL_BACKOFF_MS,
       maxBackoffMs: Math.max(env.GRPC_RETRY_MAX_BACKOFF_MS, env.GRPC_RETRY_INITIAL_BACKOFF_MS),
       backoffMultiplier: env.GRPC_RETRY_BACKOFF_MULTIPLIER,
+      budget: env.GRPC_RETRY_BUDGET,
     },
     lbPolicy: env.GRPC_LB_POLICY,
     outlier: {
