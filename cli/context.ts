@@ -1,9 +1,10 @@
 import { IdentityServiceClient } from "#gen/rag/v1/identity.js";
 import type { ServiceName } from "#mesh/catalogue.js";
 import type { ConnectOptions } from "#mesh/client.js";
-import { endpointList } from "#mesh/config.js";
-import { StaticDiscovery } from "#mesh/discovery.js";
-import { resilienceEnvSchema, resilienceSettingsFrom } from "#mesh/resilience/settings.js";
+import { z } from "zod";
+import { ConfigError, endpointList, parseEnv } from "#mesh/config.js";
+import { discoveryEnvShape, selectDiscovery } from "#mesh/discovery/select.js";
+import { resilienceEnv, resilienceSettingsFrom } from "#mesh/resilience/settings.js";
 import { createRuntime, type Runtime } from "#mesh/runtime.js";
 import { UsageError } from "./output.js";
 
@@ -11,7 +12,7 @@ import { UsageError } from "./output.js";
 export interface CliContext {
   tenant: string;
   json: boolean;
-  /** Finds the services (RAG_ENDPOINTS) and, with RAG_INTERNAL_SECRET, mints service tokens. */
+  /** Finds the services (RAG_DISCOVERY: RAG_ENDPOINTS, Consul or DNS) and, with RAG_INTERNAL_SECRET, mints service tokens. */
   runtime: Runtime;
   metadata: Record<string, string>;
   /** How calls authenticate (see `authenticate`); commands pass it to `connect`. */
@@ -39,14 +40,20 @@ export async function authenticate(ctx: CliContext): Promise<CliContext> {
   throw new UsageError("no credentials: set RAG_API_KEY to an API key (the first `make run` prints the bootstrap admin key)");
 }
 
+const cliEnvSchema = z.object({ RAG_ENDPOINTS: endpointList.default({}), ...discoveryEnvShape, ...resilienceEnv });
+
 export function cliContext(opts: { tenant?: string; json?: boolean }): CliContext {
   const tenant = opts.tenant ?? process.env.RAG_TENANT ?? "default";
-  const parsed = endpointList.safeParse(process.env.RAG_ENDPOINTS ?? "");
-  if (!parsed.success) throw new UsageError(`RAG_ENDPOINTS: ${parsed.error.issues[0]?.message}`);
-  const discovery = new StaticDiscovery(parsed.data);
-  const resilience = resilienceEnvSchema.safeParse(process.env);
-  if (!resilience.success) throw new UsageError(`${String(resilience.error.issues[0]?.path[0])}: ${resilience.error.issues[0]?.message}`);
-  const runtime = createRuntime({ name: "client", discovery, resilience: resilienceSettingsFrom(resilience.data), internalSecret: process.env.RAG_INTERNAL_SECRET });
+  // The services' own variables: RAG_DISCOVERY (RAG_ENDPOINTS, CONSUL_HTTP_ADDR…, RAG_DNS_…) and GRPC_*.
+  let env: z.infer<typeof cliEnvSchema>;
+  try {
+    env = parseEnv(cliEnvSchema);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.problems.join("; "));
+    throw err;
+  }
+  const { discovery } = selectDiscovery(env);
+  const runtime = createRuntime({ name: "client", discovery, resilience: resilienceSettingsFrom(env), internalSecret: process.env.RAG_INTERNAL_SECRET });
   return {
     tenant,
     json: opts.json ?? false,

@@ -80,6 +80,25 @@ function idempotentOf(name: ServiceName): MethodName[] {
   return methods;
 }
 
+/** The grpc service config of a channel to `names` (one, or every service behind one gateway channel). */
+export function serviceConfigFor(names: readonly ServiceName[], settings: ResilienceSettings): object {
+  return buildServiceConfig(names.flatMap(idempotentOf), settings);
+}
+
+/**
+ * How fast a client notices a peer that stopped answering without closing its connection (a hung process,
+ * SIGSTOP, a host gone off the network): a ping every 10 s while calls are open, and the connection is
+ * dropped when one is not answered within 5 s. The calls on it then fail UNAVAILABLE, idempotent ones are
+ * retried on another replica, and the peer leaves the picks until it answers a new connection. grpc-js and
+ * Envoy servers accept pings this often while calls are open; gRPC C-core servers would answer GOAWAY
+ * too_many_pings below 5 min only for pings without calls, which keepalive_permit_without_calls=0 never sends.
+ */
+export const INTERNAL_KEEPALIVE = {
+  "grpc.keepalive_time_ms": 10_000,
+  "grpc.keepalive_timeout_ms": 5_000,
+  "grpc.keepalive_permit_without_calls": 0,
+} as const;
+
 /**
  * How fast a channel finds a peer again after it went away (crashed and restarted by the launcher, a pod
  * replaced). grpc-js backs off between connection attempts from 1 s growing by 1.6x up to 120 s by
@@ -91,25 +110,6 @@ function idempotentOf(name: ServiceName): MethodName[] {
  * looked up again at most every 5 s instead of 30 s, so a replaced pod's new address is found soon too.
  * Exported for other gRPC channels in the repo (the gateway's upstreams).
  */
-/**
- * How fast a client notices a peer that stopped answering without closing its connection (a hung process,
- * SIGSTOP, a host gone off the network): a ping every 10 s while calls are open, and the connection is
- * dropped when one is not answered within 5 s. The calls on it then fail UNAVAILABLE, idempotent ones are
- * retried on another replica, and the peer leaves the picks until it answers a new connection. grpc-js and
- * Envoy servers accept pings this often while calls are open; gRPC C-core servers would answer GOAWAY
- * too_many_pings below 5 min only for pings without calls, which keepalive_permit_without_calls=0 never sends.
- */
-/** The grpc service config of a channel to `names` (one, or every service behind one gateway channel). */
-export function serviceConfigFor(names: readonly ServiceName[], settings: ResilienceSettings): object {
-  return buildServiceConfig(names.flatMap(idempotentOf), settings);
-}
-
-export const INTERNAL_KEEPALIVE = {
-  "grpc.keepalive_time_ms": 10_000,
-  "grpc.keepalive_timeout_ms": 5_000,
-  "grpc.keepalive_permit_without_calls": 0,
-} as const;
-
 export const RECONNECT_CHANNEL_OPTIONS = {
   "grpc.initial_reconnect_backoff_ms": 250,
   "grpc.max_reconnect_backoff_ms": 1_000,

@@ -11,10 +11,11 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { IngestionServiceClient, JobState, StartJobRequest, WatchJobRequest, type Job } from "#gen/rag/v1/ingestion.js";
+import { IngestionServiceClient, JobState } from "#gen/rag/v1/ingestion.js";
 import { AskRequest, QueryServiceClient, type AskResponse } from "#gen/rag/v1/query.js";
 import { CATALOGUE, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
 import type { PromiseClient } from "#mesh/client.js";
+import { ingestFiles } from "#testing/ingest.js";
 import { testRuntime } from "#testing/runtime.js";
 import { startTestStack, type StackProcess, type TestStack } from "#testing/stack.js";
 
@@ -68,7 +69,7 @@ test("two replicas of query, retrieval, embeddings and generation: each serves c
   }
   assert.equal(env.processes("documents").length, 1);
 
-  const job = await ingest(DOCUMENTS);
+  const job = await ingestFiles(ingestion, DOCUMENTS);
   assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, `${job.error} ${JSON.stringify(job.itemErrors)}\n${env.recentLog()}`);
 
   for (const [question, expected] of QUESTIONS) assert.match((await ask(question)).answer, expected, question);
@@ -112,25 +113,6 @@ test("two replicas of query, retrieval, embeddings and generation: each serves c
   assert.ok(failures.length <= 5, `few asks reached the dead replica: ${failures.join("; ")}`);
 });
 
-/** The files as one ingestion job, followed with WatchJob until it ends. */
-async function ingest(files: Record<string, string>): Promise<Job> {
-  const { job } = await ingestion.startJob(
-    StartJobRequest.fromPartial({
-      collection: "",
-      source: { kind: { $case: "files", value: { files: Object.entries(files).map(([filename, text]) => ({ filename, content: Buffer.from(text) })) } } },
-    }),
-  );
-  assert.ok(job);
-  const ended = new Set([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
-  let last = job;
-  if (ended.has(last.state)) return last;
-  for await (const event of ingestion.watchJob(WatchJobRequest.fromPartial({ jobId: job.jobId }))) {
-    if (!event.job) continue;
-    last = event.job;
-    if (ended.has(last.state)) break;
-  }
-  return last;
-}
 
 function ask(question: string): Promise<AskResponse> {
   return query.ask(AskRequest.fromPartial({ question, options: { bypassCache: true } }));

@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { toBinary } from "@bufbuild/protobuf";
-import { Metadata, status } from "@grpc/grpc-js";
+import { Metadata, status, type Interceptor } from "@grpc/grpc-js";
 import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
 import { Cors } from "./cors.js";
 import { errorBody, grpcError, HttpError, invalidArgument, toHttpError } from "./errors.js";
@@ -42,6 +42,8 @@ export interface GatewayOptions {
    * methods: mesh/client.ts serviceConfigFor). Default: round_robin only.
    */
   upstreamServiceConfig?: object;
+  /** A target's client interceptors (circuit breaker, bulkhead) and their closing; default none. */
+  upstreamResilience?: (target: string) => { interceptors: Interceptor[]; close(): void };
   /** Default: admit everything with no metadata. */
   policy?: EdgePolicy;
   /** Default 10 MiB; larger bodies are answered 413. */
@@ -90,7 +92,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const registry = loadRegistry(opts.descriptorSets);
   const router = new Router(httpBindings(registry));
   if (router.routes.length === 0) throw new Error(`no google.api.http bindings in ${opts.descriptorSets.join(", ")}`);
-  const upstreams = new Upstreams(opts.upstreamServiceConfig);
+  const upstreams = new Upstreams(opts.upstreamServiceConfig, opts.upstreamResilience);
   const metrics = new GatewayMetrics();
   const cors = new Cors(opts.cors?.allowedOrigins ?? []);
   const readiness = new Readiness(upstreams, () => new Map(router.services().map((s) => [s, opts.upstream(s)])), opts.ready, upstreamName);

@@ -6,6 +6,7 @@ import { CATALOGUE, SERVICE_NAMES } from "#mesh/catalogue.js";
 import { ConfigError, parseEnv } from "#mesh/config.js";
 import { serviceConfigFor } from "#mesh/client.js";
 import { selectDiscovery } from "#mesh/discovery/select.js";
+import { dependencyResilience } from "#mesh/resilience/dependency.js";
 import { resilienceSettingsFrom } from "#mesh/resilience/settings.js";
 import { configureLogger, errorFields, log } from "#mesh/logger.js";
 import { createRuntime } from "#mesh/runtime.js";
@@ -37,6 +38,7 @@ const runtime = createRuntime({
 });
 declareMethodPermissions(env.GATEWAY_METHOD_PERMISSIONS);
 
+const serviceOfTarget = new Map(SERVICE_NAMES.map((name) => [runtime.discovery.target(name), name as string]));
 const byGrpcService = new Map(SERVICE_NAMES.map((name) => [CATALOGUE[name].grpcService, name]));
 const upstream = (service: string) => {
   const name = byGrpcService.get(service);
@@ -77,6 +79,8 @@ const gateway = createGateway({
   descriptorSets: env.GATEWAY_DESCRIPTORS,
   upstream,
   upstreamServiceConfig: serviceConfigFor(SERVICE_NAMES, resilience),
+  // Circuit breaker and bulkhead per upstream, named for the service behind it (never its address).
+  upstreamResilience: (target) => dependencyResilience(serviceOfTarget.get(target) ?? "upstream", [], resilience),
   policy: edgeAuth,
   readinessDetail: (req) => edgeAuth.mayReadReadiness(req),
   ready: async () => {

@@ -1,5 +1,5 @@
 import { BinaryReader } from "@bufbuild/protobuf/wire";
-import { Client, credentials, Metadata, type ClientReadableStream } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, type ClientReadableStream, type Interceptor } from "@grpc/grpc-js";
 import { INTERNAL_KEEPALIVE, RECONNECT_CHANNEL_OPTIONS } from "#mesh/client.js";
 
 /**
@@ -33,8 +33,16 @@ const HEALTH_STATUSES: HealthStatus[] = ["UNKNOWN", "SERVING", "NOT_SERVING", "S
 export class Upstreams {
   private readonly clients = new Map<string, Client>();
   private readonly serviceConfig: string;
+  private readonly closers: (() => void)[] = [];
 
-  constructor(serviceConfig: object = DEFAULT_SERVICE_CONFIG) {
+  /**
+   * `resilience` gives a target's client interceptors (circuit breaker, bulkhead: mesh/resilience/) and
+   * what stops them when the gateway closes.
+   */
+  constructor(
+    serviceConfig: object = DEFAULT_SERVICE_CONFIG,
+    private readonly resilience?: (target: string) => { interceptors: Interceptor[]; close(): void },
+  ) {
     this.serviceConfig = JSON.stringify(serviceConfig);
   }
 
@@ -44,7 +52,10 @@ export class Upstreams {
     if (!client) {
       // The mesh's reconnect backoff: after a long outage, grpc-js's default (up to 120 s) would keep the
       // gateway away from a service that is back.
+      const layers = this.resilience?.(target);
+      if (layers) this.closers.push(() => layers.close());
       client = new Client(target, credentials.createInsecure(), {
+        interceptors: layers?.interceptors ?? [],
         ...RECONNECT_CHANNEL_OPTIONS,
         ...INTERNAL_KEEPALIVE,
         "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
@@ -87,6 +98,7 @@ export class Upstreams {
 
   close(): void {
     for (const client of this.clients.values()) client.close();
+    for (const close of this.closers.splice(0)) close();
     this.clients.clear();
   }
 }

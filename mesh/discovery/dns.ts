@@ -8,8 +8,8 @@ import type { Discovery } from "#mesh/discovery.js";
  * grpc-js's own DNS resolver. What the name returns depends on the Service behind it:
  *
  * - a headless Service (`clusterIP: None`) returns one A record per ready pod, so the client's round_robin
- *   spreads calls over every replica itself. grpc-js re-resolves when a connection drops and at most every
- *   30 s (`grpc.dns_min_time_between_resolutions_ms`), and a pod that fails readiness leaves the records;
+ *   spreads calls over every replica itself. grpc-js re-resolves when a connection drops, at most every
+ *   5 s on the mesh's channels (`grpc.dns_min_time_between_resolutions_ms`, 30 s by default), and a pod that fails readiness leaves the records;
  *   use this without a mesh.
  * - a plain ClusterIP Service returns one virtual IP: every call of a channel goes over one connection to
  *   it, which kube-proxy pins to one pod. Use it only when an Istio sidecar balances per request (the

@@ -91,7 +91,8 @@ export function buildServiceConfig(idempotent: MethodName[], settings: Pick<Resi
   return {
     loadBalancingConfig: loadBalancingConfig(settings.lbPolicy, settings.outlier),
     methodConfig: retries ? [{ name: idempotent, retryPolicy: retryPolicy(settings.retries) }] : [],
-    // Bounds retries when a dependency is down: retries stop once 10% of calls would be retries.
+    // gRFC A6 throttling bounds retries when a dependency is down: each failure costs a token, each success
+    // returns 0.1, and retries stop while fewer than half the tokens are left.
     ...(retries ? { retryThrottling: { maxTokens: settings.retries.budget, tokenRatio: 0.1 } } : {}),
   };
 }

@@ -41,7 +41,8 @@ export const resilienceEnv = {
   /**
    * Outlier ejection: a replica that answered at least this many calls in one interval, more than
    * GRPC_OUTLIER_FAILURE_PERCENT of them failed, is taken out of the picks. 0 turns ejection off.
-   * Default 5, like Istio's consecutive5xxErrors.
+   * Default 5. A minimum volume, not a count of consecutive failures: grpc-js has no consecutive-errors
+   * mode (Istio's consecutive5xxErrors), only gRFC A50's failure percentage per interval.
    */
   GRPC_OUTLIER_FAILURES: count.default(5),
   GRPC_OUTLIER_FAILURE_PERCENT: percent.default(85),
