@@ -17,11 +17,12 @@ import { execFileSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { IngestionServiceClient, JobState } from "#gen/rag/v1/ingestion.js";
 import { AskRequest, QueryServiceClient } from "#gen/rag/v1/query.js";
-import { CATALOGUE, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
+import { SERVICE_NAMES } from "#mesh/catalogue.js";
 import { log } from "#mesh/logger.js";
 import { ingestFiles } from "../cli/ingest-jobs.js";
 import { containsAnswer, loadDataset, passageFiles, spreadSample, SQUAD_DIR, type Question } from "#testing/eval.js";
 import { testRuntime } from "#testing/runtime.js";
+import { STACK_ADMIN_KEY, handledCalls, isRunning, restAsk } from "#testing/stack-probes.js";
 import { startTestStack, type StackProcess } from "#testing/stack.js";
 import { percentile, record } from "./stats.js";
 
@@ -33,7 +34,6 @@ const STOP_MS = 5_000;
 /** Each ask's own deadline, gRPC and REST alike (the chaos test's). */
 const ASK_DEADLINE_MS = 20_000;
 const RECOVERY_TIMEOUT_MS = 90_000;
-const ADMIN_KEY = "rag_0123456789ab_bootstrapSecretForTheTests_0123";
 const HIGH = { burst: 100_000, perMinute: 6_000_000, perHour: 100_000_000 };
 const TENANT = "default"; // the bootstrap tenant: the gateway's admin key asks in it too
 const REPLICAS = { query: 2, retrieval: 2, embeddings: 2, generation: 2 };
@@ -71,7 +71,7 @@ const tree = gitState(); // before the services load their code
 const stackStarted = performance.now();
 const env = await startTestStack(
   {
-    IDENTITY_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+    IDENTITY_BOOTSTRAP_ADMIN_KEY: STACK_ADMIN_KEY,
     GATEWAY_RATE_LIMITS: JSON.stringify({ roles: { READER: HIGH, EDITOR: HIGH, ADMIN: HIGH }, tenant: HIGH }),
   },
   SERVICE_NAMES,
@@ -119,7 +119,7 @@ try {
   const kill = await runPhase(async () => {
     for (const v of killed) v.signal("SIGKILL");
     // From the kill: each replica restarted (new pid) and serving calls again (its counters start from zero).
-    killBack = watchRecovery(killed, (v, i) => v.pid() !== undefined && v.pid() !== oldPids[i] && running(v.id), killed.map(() => 0));
+    killBack = watchRecovery(killed, (v, i) => v.pid() !== undefined && v.pid() !== oldPids[i] && isRunning(env, v.id), killed.map(() => 0));
   });
   phaseOver = true;
   show("sigkill", { ...finish(kill, baselineP99), fault_at_ask: kill.faultAt, fault: `SIGKILL ${killed.map((v) => v.id).join(", ")}`, recovery: await killBack! });
@@ -127,7 +127,7 @@ try {
 
   // 3. SIGSTOP one replica of query and one of generation a quarter through, SIGCONT 5 s later.
   const hung = [env.processes("query")[1]!, env.processes("generation")[1]!];
-  const counts = await Promise.all(hung.map((v) => handled(v).catch(() => 0)));
+  const counts = await Promise.all(hung.map((v) => handledCalls(v).catch(() => 0)));
   let stopBack: Promise<Recovery> | undefined;
   const stop = await runPhase(async () => {
     for (const v of hung) {
@@ -197,7 +197,7 @@ async function runPhase(fault: () => Promise<void>, total = ASKS): Promise<Raw> 
       const grpc = i % 2 === 0;
       const t0 = performance.now();
       try {
-        const answer = grpc ? await grpcAsk(q.question) : await restAsk(q.question);
+        const answer = grpc ? await grpcAsk(q.question) : await restAsk(env.stack.gatewayUrl!, q.question, { timeoutMs: ASK_DEADLINE_MS + 5_000 });
         raw.okMs.push(performance.now() - t0);
         if (containsAnswer(answer, q.answers)) raw.gold++;
       } catch (err) {
@@ -243,32 +243,8 @@ async function grpcAsk(question: string): Promise<string> {
   return (await query.ask(AskRequest.fromPartial({ question, options: { bypassCache: true } }), { deadlineMs: ASK_DEADLINE_MS })).answer;
 }
 
-async function restAsk(question: string): Promise<string> {
-  const res = await fetch(`${env.stack.gatewayUrl}/v1/query:ask`, {
-    method: "POST",
-    headers: { "x-api-key": ADMIN_KEY, "content-type": "application/json" },
-    body: JSON.stringify({ question, options: { bypassCache: true } }),
-    signal: AbortSignal.timeout(ASK_DEADLINE_MS + 5_000),
-  });
-  const body = await res.text();
-  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${body}`);
-  return (JSON.parse(body) as { answer: string }).answer;
-}
 
-/** Calls this process has completed for its own service, any method and code (its admin /metrics). */
-async function handled(p: StackProcess): Promise<number> {
-  const name = p.id.split("#")[0] as ServiceName;
-  const text = await (await fetch(p.adminUrl, { signal: AbortSignal.timeout(5_000) })).text();
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("grpc_server_handled_total{") && line.includes(`grpc_service="${CATALOGUE[name].grpcService}"`)) total += Number(line.split(" ").at(-1));
-  }
-  return total;
-}
 
-function running(id: string): boolean {
-  return env.stack.status().find((s) => s.name === id)?.state === "running";
-}
 
 /**
  * Per process, milliseconds from now until it is up (`up`) and has completed more calls than `before`, looked
@@ -285,7 +261,7 @@ async function watchRecovery(procs: StackProcess[], up: (p: StackProcess, i: num
       procs.map(async (p, i) => {
         if (back[p.id] !== null || !up(p, i)) return;
         upAt[p.id] ??= Date.now() - started;
-        if ((await handled(p).catch(() => 0)) > before[i]!) back[p.id] = Date.now() - started;
+        if ((await handledCalls(p).catch(() => 0)) > before[i]!) back[p.id] = Date.now() - started;
       }),
     );
     await sleep(250);

@@ -102,7 +102,12 @@ export function isServiceError(err: unknown): err is ServiceError {
 
 /** True when a mesh service sent this status, false when the client's transport made it up. */
 export function isMeshStatus(err: ServiceError): boolean {
-  return err.metadata.get(DETAILS_TRAILER).length > 0 || err.metadata.get(LEGACY_DETAILS_TRAILER).length > 0;
+  return carriesMeshDetails(err.metadata);
+}
+
+/** Whether trailers came from a mesh service's own answer (its details trailer), not from grpc-js. */
+export function carriesMeshDetails(metadata: Metadata | undefined): boolean {
+  return (metadata?.get(DETAILS_TRAILER).length ?? 0) > 0 || (metadata?.get(LEGACY_DETAILS_TRAILER).length ?? 0) > 0;
 }
 
 /**

@@ -5,10 +5,9 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { accessSync, constants } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { onPath } from "#launcher/replica-stores.js";
 import { createInterface } from "node:readline";
 
 export interface TestRedis {
@@ -44,18 +43,6 @@ export async function startTestRedis(timeoutMs = 10_000): Promise<TestRedis | un
   };
 }
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -21,13 +21,13 @@ import { execFileSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { IngestionServiceClient, JobState } from "#gen/rag/v1/ingestion.js";
 import { AskRequest, QueryServiceClient } from "#gen/rag/v1/query.js";
-import { CATALOGUE, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
+import { SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
 import type { PromiseClient } from "#mesh/client.js";
-import { ingestFiles } from "#testing/ingest.js";
+import { ingestTexts } from "#testing/ingest.js";
 import { testRuntime } from "#testing/runtime.js";
+import { HARBOUR_DOCUMENTS, HARBOUR_QUESTIONS, STACK_ADMIN_KEY, handledCalls, isRunning, restAsk } from "#testing/stack-probes.js";
 import { startTestStack, type StackProcess, type TestStack } from "#testing/stack.js";
 
-const ADMIN_KEY = "rag_0123456789ab_bootstrapSecretForTheTests_0123";
 const HIGH = { burst: 100_000, perMinute: 6_000_000, perHour: 100_000_000 };
 const REPLICATED = ["query", "retrieval", "embeddings", "generation"] as const satisfies readonly ServiceName[];
 const TENANT = "default";
@@ -36,19 +36,6 @@ const CONCURRENCY = 8;
 /** Each ask's own deadline, REST and gRPC alike: "within their deadline" means within this. */
 const ASK_DEADLINE_MS = 20_000;
 
-const DOCUMENTS = {
-  "harbour.md": "# Harbour rules\n\nThe harbour gate closes at 23:00 every night. Boats must moor at pier seven.\n",
-  "canteen.md": "# Canteen\n\nThe canteen serves lunch from noon until 14:00. Soup costs three euros.\n",
-  "parking.md": "# Parking\n\nVisitors park on level minus two. The car park barrier opens with the blue badge.\n",
-};
-const QUESTIONS: [string, RegExp][] = [
-  ["When does the harbour gate close?", /23:00/],
-  ["Where must boats moor?", /pier seven/],
-  ["Until when does the canteen serve lunch?", /14:00/],
-  ["How much does the soup cost?", /three euros/],
-  ["Where do visitors park?", /minus two/],
-  ["What opens the car park barrier?", /blue badge/],
-];
 
 let env: TestStack;
 let query: PromiseClient<typeof QueryServiceClient.service>;
@@ -56,10 +43,12 @@ let query: PromiseClient<typeof QueryServiceClient.service>;
 before(async () => {
   env = await startTestStack(
     {
-      IDENTITY_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      IDENTITY_BOOTSTRAP_ADMIN_KEY: STACK_ADMIN_KEY,
       GATEWAY_RATE_LIMITS: JSON.stringify({ roles: { READER: HIGH, EDITOR: HIGH, ADMIN: HIGH }, tenant: HIGH }),
       // Postgres is down long enough for the test to see calls fail, then the launcher brings it back.
       RAG_RESTART_DELAY_MS: "3000",
+      // The query replicas' Redis is the launcher's own (one this test may pause), not a shared REDIS_URL.
+      REDIS_URL: "",
       RAG_RESTART_MAX_DELAY_MS: "3000",
     },
     SERVICE_NAMES,
@@ -69,7 +58,7 @@ before(async () => {
   query = runtime.connect(QueryServiceClient, "query", { metadata: { "x-tenant-id": TENANT }, deadlineMs: ASK_DEADLINE_MS });
   const ingestion = runtime.connect(IngestionServiceClient, "ingestion", { metadata: { "x-tenant-id": TENANT }, deadlineMs: 60_000 });
   try {
-    const job = await ingestFiles(ingestion, DOCUMENTS);
+    const job = await ingestTexts(ingestion, HARBOUR_DOCUMENTS);
     assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, `${job.error}\n${env.recentLog()}`);
   } finally {
     ingestion.close();
@@ -91,7 +80,7 @@ describe("chaos: two replicas of query, retrieval, embeddings and generation und
     report(t, "SIGKILL", run);
     assert.deepEqual(run.failures, [], "no ask fails while a replica of each service is killed");
     // The launcher brings each back on its ports (new pid), and it serves again.
-    for (const [i, v] of victims.entries()) await until(() => v.pid() !== before[i] && running(v.id), `${v.id} restarted`, 60_000);
+    for (const [i, v] of victims.entries()) await until(() => v.pid() !== before[i] && isRunning(env, v.id), `${v.id} restarted`, 60_000);
     await waitUntilServed(victims);
   });
 
@@ -104,7 +93,7 @@ describe("chaos: two replicas of query, retrieval, embeddings and generation und
     let inFlight: Promise<string[]> = Promise.resolve([]);
     const run = await askUnderFault(async () => {
       inFlight = Promise.all(
-        QUESTIONS.slice(0, 4).map(async ([q, expected]) => {
+        HARBOUR_QUESTIONS.slice(0, 4).map(async ([q, expected]) => {
           const { answer } = await direct.ask(AskRequest.fromPartial({ question: q, options: { bypassCache: true } }));
           assert.match(answer, expected);
           return answer;
@@ -120,13 +109,13 @@ describe("chaos: two replicas of query, retrieval, embeddings and generation und
       direct.close();
     }
     assert.deepEqual(run.failures, [], "no ask fails while a query replica drains");
-    await until(() => victim.pid() !== pid && running(victim.id), `${victim.id} started again`, 60_000);
+    await until(() => victim.pid() !== pid && isRunning(env, victim.id), `${victim.id} started again`, 60_000);
     await waitUntilServed([victim]);
   });
 
   test("SIGSTOP of one replica of each (a hang): asks succeed within their deadline, and the replica serves again after SIGCONT", async (t) => {
     const victims = REPLICATED.map((name) => env.processes(name)[1]!);
-    const counts = await Promise.all(victims.map((v) => handled(v)));
+    const counts = await Promise.all(victims.map((v) => handledCalls(v)));
     let resumed = false;
     const resume = () => {
       if (resumed) return;
@@ -148,8 +137,8 @@ describe("chaos: two replicas of query, retrieval, embeddings and generation und
     const started = Date.now();
     await until(
       async () => {
-        await Promise.all(QUESTIONS.map(([q]) => query.ask(AskRequest.fromPartial({ question: q, options: { bypassCache: true } }))));
-        const now = await Promise.all(victims.map((v) => handled(v)));
+        await Promise.all(HARBOUR_QUESTIONS.map(([q]) => query.ask(AskRequest.fromPartial({ question: q, options: { bypassCache: true } }))));
+        const now = await Promise.all(victims.map((v) => handledCalls(v)));
         return now.every((n, i) => n > counts[i]!);
       },
       "the resumed replicas serving again",
@@ -180,7 +169,7 @@ describe("chaos: two replicas of query, retrieval, embeddings and generation und
     killTree(pgPid);
     // While it is down: a call that needs it answers 503 at once (not after the deadline), saying why.
     const outage: { status: number; ms: number; body: string }[] = [];
-    while (env.stack.pids.postgres === pgPid || !running("postgres")) {
+    while (env.stack.pids.postgres === pgPid || !isRunning(env, "postgres")) {
       const started = Date.now();
       const res = await listDocuments();
       outage.push({ ...res, ms: Date.now() - started });
@@ -231,10 +220,10 @@ async function askUnderFault(fault: () => Promise<void>, total = ASKS): Promise<
   const worker = async () => {
     for (let i = next++; i < total; i = next++) {
       if (i === Math.floor(total / 4)) faulted = fault();
-      const [question, expected] = QUESTIONS[i % QUESTIONS.length]!;
+      const [question, expected] = HARBOUR_QUESTIONS[i % HARBOUR_QUESTIONS.length]!;
       const t0 = Date.now();
       try {
-        const answer = i % 2 === 0 ? await grpcAsk(question) : await restAsk(question);
+        const answer = i % 2 === 0 ? await grpcAsk(question) : await restAsk(env.stack.gatewayUrl!, question, { timeoutMs: ASK_DEADLINE_MS + 5_000 });
         if (!expected.test(answer)) failures.push(`#${i} ${i % 2 === 0 ? "gRPC" : "REST"}: wrong answer to "${question}": ${answer.slice(0, 200)}`);
         else okMs.push(Date.now() - t0);
       } catch (err) {
@@ -254,20 +243,9 @@ async function grpcAsk(question: string): Promise<string> {
   return res.answer;
 }
 
-async function restAsk(question: string): Promise<string> {
-  const res = await fetch(`${env.stack.gatewayUrl}/v1/query:ask`, {
-    method: "POST",
-    headers: { "x-api-key": ADMIN_KEY, "content-type": "application/json" },
-    body: JSON.stringify({ question, options: { bypassCache: true } }),
-    signal: AbortSignal.timeout(ASK_DEADLINE_MS + 5_000),
-  });
-  const body = await res.text();
-  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${body}`);
-  return (JSON.parse(body) as { answer: string }).answer;
-}
 
 async function listDocuments(): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${env.stack.gatewayUrl}/v1/documents?pageSize=1`, { headers: { "x-api-key": ADMIN_KEY }, signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(`${env.stack.gatewayUrl}/v1/documents?pageSize=1`, { headers: { "x-api-key": STACK_ADMIN_KEY }, signal: AbortSignal.timeout(30_000) });
   return { status: res.status, body: await res.text() };
 }
 
@@ -298,32 +276,19 @@ function killTree(pid: number): void {
 }
 
 
-/** Calls this process has completed for its own service, any method and code (its admin /metrics). */
-async function handled(p: StackProcess): Promise<number> {
-  const name = p.id.split("#")[0] as ServiceName;
-  const text = await (await fetch(p.adminUrl, { signal: AbortSignal.timeout(5_000) })).text();
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("grpc_server_handled_total{") && line.includes(`grpc_service="${CATALOGUE[name].grpcService}"`)) total += Number(line.split(" ").at(-1));
-  }
-  return total;
-}
 
 /** Until each process has served a call again after coming back (clients found it). */
 async function waitUntilServed(procs: StackProcess[]): Promise<void> {
   await until(
     async () => {
-      await Promise.all(QUESTIONS.map(([q]) => query.ask(AskRequest.fromPartial({ question: q, options: { bypassCache: true } })).catch(() => undefined)));
-      return (await Promise.all(procs.map((p) => handled(p).catch(() => 0)))).every((n) => n > 0);
+      await Promise.all(HARBOUR_QUESTIONS.map(([q]) => query.ask(AskRequest.fromPartial({ question: q, options: { bypassCache: true } })).catch(() => undefined)));
+      return (await Promise.all(procs.map((p) => handledCalls(p).catch(() => 0)))).every((n) => n > 0);
     },
     `${procs.map((p) => p.id).join(", ")} serving again`,
     60_000,
   );
 }
 
-function running(id: string): boolean {
-  return env.stack.status().find((s) => s.name === id)?.state === "running";
-}
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

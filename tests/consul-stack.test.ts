@@ -14,11 +14,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { IngestionServiceClient, JobState } from "#gen/rag/v1/ingestion.js";
 import { SERVICE_NAMES } from "#mesh/catalogue.js";
 import { startConsulTestServer, type ConsulTestServer } from "#testing/consul/server.js";
-import { ingestFiles } from "#testing/ingest.js";
+import { ingestTexts } from "#testing/ingest.js";
 import { testRuntime } from "#testing/runtime.js";
+import { STACK_ADMIN_KEY, restAsk } from "#testing/stack-probes.js";
 import { startTestStack, type StackProcess, type TestStack } from "#testing/stack.js";
 
-const ADMIN_KEY = "rag_0123456789ab_bootstrapSecretForTheTests_0123";
 const ACL_TOKEN = "consul-acl-token-for-the-stack-test";
 const HIGH = { burst: 10_000, perMinute: 600_000, perHour: 10_000_000 };
 
@@ -33,7 +33,7 @@ before(async () => {
       CONSUL_HTTP_ADDR: consul.address,
       CONSUL_HTTP_TOKEN: ACL_TOKEN,
       RAG_CONSUL_DEREGISTER_AFTER: "30s",
-      IDENTITY_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
+      IDENTITY_BOOTSTRAP_ADMIN_KEY: STACK_ADMIN_KEY,
       GATEWAY_RATE_LIMITS: JSON.stringify({ roles: { READER: HIGH, EDITOR: HIGH, ADMIN: HIGH }, tenant: HIGH }),
     },
     SERVICE_NAMES,
@@ -56,7 +56,7 @@ test("every replica registers with Consul and passes; a stopped one deregisters,
 
   // The gateway found query, and query found retrieval, embeddings and generation, by name through Consul.
   await ingest();
-  assert.match(await restAsk("When does the harbour gate close?"), /23:00/);
+  assert.match(await restAsk(env.stack.gatewayUrl!, "When does the harbour gate close?"), /23:00/);
 
   // SIGTERM: the replica leaves Consul before it drains (no client picks it while it goes), then the
   // launcher starts it again and it registers anew.
@@ -65,7 +65,7 @@ test("every replica registers with Consul and passes; a stopped one deregisters,
   const before = deregistrations(stoppedId);
   stopped.signal("SIGTERM");
   await until(() => deregistrations(stoppedId) > before, `${stopped.id} deregistered`, 15_000);
-  assert.match(await restAsk("Where must boats moor?"), /pier seven/);
+  assert.match(await restAsk(env.stack.gatewayUrl!, "Where must boats moor?"), /pier seven/);
   await until(() => passing(stoppedId), `${stopped.id} registered again after its restart`, 60_000);
 
   // SIGKILL: no chance to deregister; its check fails and it leaves the passing set, asks go on, and the
@@ -76,9 +76,9 @@ test("every replica registers with Consul and passes; a stopped one deregisters,
   killed.signal("SIGKILL");
   await until(() => !passing(killedId), `${killed.id} failing its check`, 15_000);
   t.diagnostic(`a killed replica left the passing set after ${Date.now() - killedAt} ms`);
-  for (const q of ["Until when does the canteen serve lunch?", "How much does the soup cost?"]) assert.match(await restAsk(q), /14:00|three euros/);
+  for (const q of ["Until when does the canteen serve lunch?", "How much does the soup cost?"]) assert.match(await restAsk(env.stack.gatewayUrl!, q), /14:00|three euros/);
   await until(() => passing(killedId), `${killed.id} passing again after its restart`, 60_000);
-  assert.match(await restAsk("Where do visitors park?"), /minus two/);
+  assert.match(await restAsk(env.stack.gatewayUrl!, "Where do visitors park?"), /minus two/);
 });
 
 /** The Consul id a replica registers under: `<service>-<host>-<grpc port>` (mesh/discovery/consul-registration.ts). */
@@ -103,7 +103,7 @@ async function ingest(): Promise<void> {
   // retrieval by name through Consul.
   const ingestion = testRuntime({ discovery: env.discovery }).connect(IngestionServiceClient, "ingestion", { metadata: { "x-tenant-id": "default" }, deadlineMs: 60_000 });
   try {
-    const job = await ingestFiles(ingestion, {
+    const job = await ingestTexts(ingestion, {
       "harbour.md": "# Harbour rules\n\nThe harbour gate closes at 23:00 every night. Boats must moor at pier seven.\n",
       "canteen.md": "# Canteen\n\nThe canteen serves lunch from noon until 14:00. Soup costs three euros.\n",
       "parking.md": "# Parking\n\nVisitors park on level minus two.\n",
@@ -114,17 +114,6 @@ async function ingest(): Promise<void> {
   }
 }
 
-async function restAsk(question: string): Promise<string> {
-  const res = await fetch(`${env.stack.gatewayUrl}/v1/query:ask`, {
-    method: "POST",
-    headers: { "x-api-key": ADMIN_KEY, "content-type": "application/json" },
-    body: JSON.stringify({ question, options: { bypassCache: true } }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const body = await res.text();
-  assert.equal(res.status, 200, body);
-  return (JSON.parse(body) as { answer: string }).answer;
-}
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

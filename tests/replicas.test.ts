@@ -13,30 +13,17 @@ import assert from "node:assert/strict";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { IngestionServiceClient, JobState } from "#gen/rag/v1/ingestion.js";
 import { AskRequest, QueryServiceClient, type AskResponse } from "#gen/rag/v1/query.js";
-import { CATALOGUE, SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
+import { SERVICE_NAMES, type ServiceName } from "#mesh/catalogue.js";
 import type { PromiseClient } from "#mesh/client.js";
-import { ingestFiles } from "#testing/ingest.js";
+import { ingestTexts } from "#testing/ingest.js";
 import { testRuntime } from "#testing/runtime.js";
-import { startTestStack, type StackProcess, type TestStack } from "#testing/stack.js";
+import { HARBOUR_DOCUMENTS, HARBOUR_QUESTIONS, STACK_ADMIN_KEY, handledCalls, isRunning, restAsk } from "#testing/stack-probes.js";
+import { startTestStack, type TestStack } from "#testing/stack.js";
 
-const ADMIN_KEY = "rag_0123456789ab_bootstrapSecretForTheTests_0123";
 const HIGH = { burst: 10_000, perMinute: 600_000, perHour: 10_000_000 };
 const REPLICATED = ["query", "retrieval", "embeddings", "generation"] as const satisfies readonly ServiceName[];
 const TENANT = "default"; // the bootstrap tenant: the gateway's admin key asks in it too
 
-const DOCUMENTS = {
-  "harbour.md": "# Harbour rules\n\nThe harbour gate closes at 23:00 every night. Boats must moor at pier seven.\n",
-  "canteen.md": "# Canteen\n\nThe canteen serves lunch from noon until 14:00. Soup costs three euros.\n",
-  "parking.md": "# Parking\n\nVisitors park on level minus two. The car park barrier opens with the blue badge.\n",
-};
-const QUESTIONS: [string, RegExp][] = [
-  ["When does the harbour gate close?", /23:00/],
-  ["Where must boats moor?", /pier seven/],
-  ["Until when does the canteen serve lunch?", /14:00/],
-  ["How much does the soup cost?", /three euros/],
-  ["Where do visitors park?", /minus two/],
-  ["What opens the car park barrier?", /blue badge/],
-];
 
 let env: TestStack;
 let ingestion: PromiseClient<typeof IngestionServiceClient.service>;
@@ -44,7 +31,7 @@ let query: PromiseClient<typeof QueryServiceClient.service>;
 
 before(async () => {
   env = await startTestStack(
-    { IDENTITY_BOOTSTRAP_ADMIN_KEY: ADMIN_KEY, GATEWAY_RATE_LIMITS: JSON.stringify({ roles: { READER: HIGH, EDITOR: HIGH, ADMIN: HIGH }, tenant: HIGH }) },
+    { IDENTITY_BOOTSTRAP_ADMIN_KEY: STACK_ADMIN_KEY, GATEWAY_RATE_LIMITS: JSON.stringify({ roles: { READER: HIGH, EDITOR: HIGH, ADMIN: HIGH }, tenant: HIGH }) },
     SERVICE_NAMES,
     { replicas: { query: 2, retrieval: 2, embeddings: 2, generation: 2 } },
   );
@@ -69,17 +56,15 @@ test("two replicas of query, retrieval, embeddings and generation: each serves c
   }
   assert.equal(env.processes("documents").length, 1);
 
-  const job = await ingestFiles(ingestion, DOCUMENTS);
+  const job = await ingestTexts(ingestion, HARBOUR_DOCUMENTS);
   assert.equal(job.state, JobState.JOB_STATE_SUCCEEDED, `${job.error} ${JSON.stringify(job.itemErrors)}\n${env.recentLog()}`);
 
-  for (const [question, expected] of QUESTIONS) assert.match((await ask(question)).answer, expected, question);
-  const rest = await restAsk("When does the harbour gate close at night?");
-  assert.equal(rest.status, 200, rest.body);
-  assert.match(rest.body, /23:00/);
+  for (const [question, expected] of HARBOUR_QUESTIONS) assert.match((await ask(question)).answer, expected, question);
+  assert.match(await restAsk(env.stack.gatewayUrl!, "When does the harbour gate close at night?"), /23:00/);
 
   // Both replicas of every replicated service did part of the work (round robin in every client).
   for (const name of REPLICATED) {
-    const served = await Promise.all(env.processes(name).map((r) => handled(r, CATALOGUE[name].grpcService)));
+    const served = await Promise.all(env.processes(name).map((r) => handledCalls(r)));
     t.diagnostic(`${name}: calls handled per replica ${served.join(" / ")}`);
     assert.ok(served.every((n) => n > 0), `${name}: every replica serves calls, got ${served.join(" / ")}`);
   }
@@ -92,9 +77,9 @@ test("two replicas of query, retrieval, embeddings and generation: each serves c
   // While it is down (and until clients see it back), the other replica answers; a call that was on its
   // way to the dead one fails UNAVAILABLE and is asked again, as the status tells a caller to.
   const failures: string[] = [];
-  for (const [question, expected] of QUESTIONS.slice(0, 3)) assert.match((await untilAnswered(question, failures)).answer, expected);
+  for (const [question, expected] of HARBOUR_QUESTIONS.slice(0, 3)) assert.match((await untilAnswered(question, failures)).answer, expected);
 
-  await until(() => victim.pid() !== oldPid && running(victim.id), `${victim.id} restarted by the launcher`, 60_000);
+  await until(() => victim.pid() !== oldPid && isRunning(env, victim.id), `${victim.id} restarted by the launcher`, 60_000);
   assert.deepEqual(
     env.unexpectedExits.map((e) => [e.name, e.exit.signal]),
     [[victim.id, "SIGKILL"]],
@@ -102,13 +87,13 @@ test("two replicas of query, retrieval, embeddings and generation: each serves c
   // The restarted replica is found again by the clients and serves asks (its counters start from zero).
   await until(
     async () => {
-      await untilAnswered(QUESTIONS[3]![0], failures);
-      return (await handled(victim, CATALOGUE.query.grpcService)) > 0;
+      await untilAnswered(HARBOUR_QUESTIONS[3]![0], failures);
+      return (await handledCalls(victim)) > 0;
     },
     `${victim.id} serving asks again`,
     30_000,
   );
-  for (const [question, expected] of QUESTIONS) assert.match((await ask(question)).answer, expected, `${question} (after the restart)`);
+  for (const [question, expected] of HARBOUR_QUESTIONS) assert.match((await ask(question)).answer, expected, `${question} (after the restart)`);
   t.diagnostic(`${victim.id}: pid ${oldPid} killed, back as pid ${victim.pid()}; ${failures.length} UNAVAILABLE answer(s) retried: ${failures.slice(0, 2).join("; ")}`);
   assert.ok(failures.length <= 5, `few asks reached the dead replica: ${failures.join("; ")}`);
 });
@@ -132,29 +117,8 @@ async function untilAnswered(question: string, failures: string[]): Promise<AskR
   }
 }
 
-async function restAsk(question: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${env.stack.gatewayUrl}/v1/query:ask`, {
-    method: "POST",
-    headers: { "x-api-key": ADMIN_KEY, "content-type": "application/json" },
-    body: JSON.stringify({ question, options: { bypassCache: true } }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: res.status, body: await res.text() };
-}
 
-/** Calls of `grpcService` this process has completed, any method and code (its admin /metrics). */
-async function handled(replica: StackProcess, grpcService: string): Promise<number> {
-  const text = await (await fetch(replica.adminUrl, { signal: AbortSignal.timeout(5_000) })).text();
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("grpc_server_handled_total{") && line.includes(`grpc_service="${grpcService}"`)) total += Number(line.split(" ").at(-1));
-  }
-  return total;
-}
 
-function running(id: string): boolean {
-  return env.stack.status().find((s) => s.name === id)?.state === "running";
-}
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

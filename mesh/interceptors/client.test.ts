@@ -1,4 +1,4 @@
-import { TEST_INTERNAL_SECRET } from "#testing/auth.js";
+import { startFakeServer } from "#testing/grpc.js";
 import { runtime } from "#testing/runtime.js";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -6,13 +6,12 @@ import { fileURLToPath } from "node:url";
 import { loadPackageDefinition, status, type ServiceError } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { declareMethodPermissions } from "../auth/permissions.js";
-import { TokenVerifier } from "../auth/verifier.js";
 import type { GeneratedClient } from "../client.js";
 import { REQUEST_ID_KEY, runDetached, type CallContext } from "../context.js";
 import { DeadlineExceededError } from "../errors.js";
 import { notImplemented, type AnyServiceDefinition } from "../handlers.js";
 import { clientHandled } from "../metrics.js";
-import { serve, startServer, type RunningServer } from "../server.js";
+import { serve, type RunningServer } from "../server.js";
 
 const ECHO_PROTO = fileURLToPath(new URL("../testdata/echo.proto", import.meta.url));
 const EchoClient = (loadPackageDefinition(loadSync(ECHO_PROTO, { longs: String, defaults: true, keepCase: true })) as any).meshtest.v1.EchoService as GeneratedClient<AnyServiceDefinition>;
@@ -22,19 +21,9 @@ let server: RunningServer;
 const seen: CallContext[] = [];
 
 before(async () => {
-  server = await startServer(
+  server = await startFakeServer(
     [serve(EchoClient.service, { Echo: async (req: { text: string }, ctx: CallContext) => (seen.push(ctx), { text: req.text, tenant: ctx.tenantId }), ...notImplemented(EchoClient.service, "EchoStream") } as any)],
-    {
-      grpcHost: "127.0.0.1",
-      grpcPort: 0,
-      adminHost: "127.0.0.1",
-      adminPort: 0,
-      defaultDeadlineMs: 30_000,
-      shutdownDelayMs: 0,
-      shutdownGraceMs: 1_000,
-      protoFiles: [ECHO_PROTO],
-      verifier: new TokenVerifier({ keys: async () => [], internalSecret: TEST_INTERNAL_SECRET }),
-    },
+    [ECHO_PROTO],
   );
 });
 after(() => server.shutdown());

@@ -1,6 +1,7 @@
 import { afterEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { DETAILS_TRAILER } from "../errors.js";
 import { breakerInterceptor, DependencyBreaker } from "./breaker.js";
 import type { BreakerSettings } from "./settings.js";
 import { echoClient, startReplica } from "./test-echo.js";
@@ -78,6 +79,18 @@ describe("circuit breaker interceptor", () => {
     }
     assert.equal(breaker.state, "closed");
     assert.equal(replica.served, 30, "every call reached the dependency");
+  });
+
+  test("does not open on an UNAVAILABLE the dependency answered itself (a mesh status: its own store is down)", async () => {
+    const { replica, breaker, client } = await setup();
+    const trailers = new Metadata();
+    trailers.set(DETAILS_TRAILER, Buffer.from("{}"));
+    replica.behaviour.fail = status.UNAVAILABLE;
+    replica.behaviour.failMetadata = trailers;
+    for (let i = 0; i < 15; i++) assert.equal((await errorOf(client.echo()))?.code, status.UNAVAILABLE);
+    await settled();
+    assert.equal(breaker.state, "closed");
+    assert.equal(replica.served, 15, "every call reached the dependency, which said why itself");
   });
 
   test("counts DEADLINE_EXCEEDED (a hung dependency) and failed streams", async () => {

@@ -1,5 +1,6 @@
 import { InterceptingCall, status, type Interceptor, type StatusObject } from "@grpc/grpc-js";
 import CircuitBreaker from "opossum";
+import { carriesMeshDetails } from "../errors.js";
 import { refuseCall } from "./refuse.js";
 import type { BreakerSettings } from "./settings.js";
 
@@ -14,7 +15,11 @@ import type { BreakerSettings } from "./settings.js";
  *
  * Only statuses that say the dependency itself is unwell count as failures (UNAVAILABLE,
  * DEADLINE_EXCEEDED by default). INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED… are the caller's
- * doing: they count as answers (opossum's errorFilter), so they never open the circuit.
+ * doing: they count as answers (opossum's errorFilter), so they never open the circuit. Neither does an
+ * UNAVAILABLE the dependency answered itself, at once (a mesh status: "its database is unavailable"): it
+ * is up and already failing fast, and saying why; an open circuit would only hide the reason and keep
+ * refusing for `openMs` after its store is back. What counts is a dependency that cannot be reached or
+ * does not answer.
  *
  * The interceptor sits above grpc-js's retries (interceptors wrap the whole call), so one call with its
  * retries is one sample. A server stream is a sample when it ends, with its final status.
@@ -36,6 +41,11 @@ class CallFailed extends Error {
 
 export type BreakerState = "closed" | "open" | "half-open";
 
+function countsAgainst(s: StatusObject, failureCodes: readonly status[]): boolean {
+  if (!failureCodes.includes(s.code)) return false;
+  return !(s.code === status.UNAVAILABLE && carriesMeshDetails(s.metadata));
+}
+
 export class DependencyBreaker {
   readonly breaker: CircuitBreaker<[start: () => Promise<void>], void>;
   private openedAt = 0;
@@ -56,7 +66,7 @@ export class DependencyBreaker {
       volumeThreshold: settings.failures,
       errorThresholdPercentage: settings.errorPercent,
       // true = "not a failure": the dependency answered, the call was wrong.
-      errorFilter: (err: unknown) => !(err instanceof CallFailed && failureCodes.includes(err.status.code)),
+      errorFilter: (err: unknown) => !(err instanceof CallFailed && countsAgainst(err.status, failureCodes)),
       name: dependency,
     });
     this.breaker.on("open", () => {

@@ -25,6 +25,8 @@ export interface Behaviour {
   fail?: status;
   /** Fail only this many more calls, then answer normally (undefined: all of them). */
   failTimes?: number;
+  /** Trailers sent with a failure (e.g. a mesh service's details trailer). */
+  failMetadata?: Metadata;
 }
 
 export interface Replica {
@@ -56,7 +58,7 @@ export async function startReplica(behaviour: Partial<Behaviour> = {}, intercept
       const wait = replica.behaviour.delayMs + call.request.wait_ms;
       if (wait > 0) await sleep(wait);
       const code = failure(replica.behaviour);
-      if (code !== undefined) return cb({ code, details: `replica ${replica.port} fails on purpose` });
+      if (code !== undefined) return cb({ code, details: `replica ${replica.port} fails on purpose`, metadata: replica.behaviour.failMetadata });
       cb(null, { text: call.request.text });
     },
     EchoStream: async (call: any) => {
